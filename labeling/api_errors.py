@@ -1,0 +1,26 @@
+"""Every API error is JSON {"error": "..."} with the right status."""
+
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+def json_exception_handler(exc: Exception, context: dict) -> Response | None:
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"error": _first_message(exc.detail), "fields": exc.detail}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"error": str(response.data["detail"])}
+    return response
+
+
+def _first_message(detail: object, field: str = "") -> str:
+    if isinstance(detail, dict):
+        key, value = next(iter(detail.items()))
+        prefix = "" if key == "non_field_errors" else str(key)
+        return _first_message(value, prefix)
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0], field)
+    return f"{field}: {detail}" if field else str(detail)

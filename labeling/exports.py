@@ -1,0 +1,177 @@
+"""A project's labels as of an annotation watermark: rebuilt, streamed, written, hashed.
+
+Every reader of labels goes through `iter_dataset_rows`: exports, dataset versions and
+training all see the same rows for the same watermark, byte for byte.
+"""
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.http import StreamingHttpResponse
+
+from labeling.models import Annotation, Origin, Project
+from labeling.resolution import RULE, Vote, resolve
+
+EXPORT_COLUMNS = ["id", "text", "label", "split", "labeled_by", "labeled_at", "annotations", "meta"]
+FORMATS = ("csv", "jsonl")
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+_ROWS_PER_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class DatasetRow:
+    item_pk: int
+    external_id: str
+    text: str
+    label: str
+    split: str
+    labeled_by: str
+    labeled_at: datetime
+    annotations: int
+    meta: dict
+
+    def as_export(self) -> dict:
+        return {
+            "id": self.external_id,
+            "text": self.text,
+            "label": self.label,
+            "split": self.split,
+            "labeled_by": self.labeled_by,
+            "labeled_at": self.labeled_at.isoformat(),
+            "annotations": self.annotations,
+            "meta": self.meta,
+        }
+
+
+def iter_dataset_rows(
+    project: Project, max_annotation_id: int, split: str | None = None
+) -> Iterator[DatasetRow]:
+    """Yield each labeled item as of `max_annotation_id`, in item order."""
+    labels = dict(project.labels.values_list("pk", "name"))
+    annotations = Annotation.objects.filter(item__project=project, pk__lte=max_annotation_id)
+    if split is not None:
+        annotations = annotations.filter(item__split=split)
+    fields = (
+        "pk",
+        "item_id",
+        "user_id",
+        "user__username",
+        "label_id",
+        "origin",
+        "created_at",
+        "item__external_id",
+        "item__text",
+        "item__split",
+        "item__meta",
+    )
+    current: list[tuple] = []
+    for record in annotations.order_by("item_id", "pk").values_list(*fields).iterator(2000):
+        if current and record[1] != current[0][1]:
+            row = _resolve_item(current, labels)
+            if row is not None:
+                yield row
+            current = []
+        current.append(record)
+    if current:
+        row = _resolve_item(current, labels)
+        if row is not None:
+            yield row
+
+
+def _resolve_item(records: list[tuple], labels: dict[int, str]) -> DatasetRow | None:
+    votes = [
+        Vote(pk, "import" if origin == Origin.IMPORT else str(user_id), label_id, origin)
+        for pk, _, user_id, _, label_id, origin, *_ in records
+    ]
+    resolved = resolve(votes)
+    if resolved.label_id is None:
+        return None
+    names = {}
+    for _pk, _, user_id, username, _, origin, *_ in records:
+        names["import" if origin == Origin.IMPORT else str(user_id)] = (
+            "import" if origin == Origin.IMPORT else username
+        )
+    deciding = next(r for r in records if r[0] == resolved.deciding_id)
+    first = records[0]
+    return DatasetRow(
+        item_pk=first[1],
+        external_id=first[7],
+        text=first[8],
+        label=labels[resolved.label_id],
+        split=first[9],
+        labeled_by=";".join(names[v] for v in resolved.voters) or deciding[3] or "",
+        labeled_at=deciding[6],
+        annotations=len(records),
+        meta=first[10],
+    )
+
+
+def stream_export(rows: Iterable[DatasetRow], fmt: str) -> Iterator[bytes]:
+    """Encode rows as CSV or JSONL, a few hundred rows per chunk."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (choose {', '.join(FORMATS)})")
+    encode = _csv_lines if fmt == "csv" else _jsonl_lines
+    buffer: list[str] = []
+    for line in encode(rows):
+        buffer.append(line)
+        if len(buffer) >= _ROWS_PER_CHUNK:
+            yield "".join(buffer).encode()
+            buffer = []
+    if buffer:
+        yield "".join(buffer).encode()
+
+
+def _csv_lines(rows: Iterable[DatasetRow]) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        record = row.as_export()
+        record["meta"] = _canonical_json(record["meta"])
+        writer.writerow(record)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
+
+
+def _jsonl_lines(rows: Iterable[DatasetRow]) -> Iterator[str]:
+    for row in rows:
+        yield _canonical_json(row.as_export()) + "\n"
+
+
+def _canonical_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def summarize_version(project: Project, max_annotation_id: int) -> tuple[dict, str]:
+    """Return the counts per split and label, and the sha256 of the CSV export."""
+    digest = hashlib.sha256()
+    counts: dict = {"total": 0, "split": {}, "label": {}}
+
+    def counted(rows: Iterable[DatasetRow]) -> Iterator[DatasetRow]:
+        for row in rows:
+            counts["total"] += 1
+            counts["split"][row.split] = counts["split"].get(row.split, 0) + 1
+            per_label = counts["label"].setdefault(row.label, {})
+            per_label[row.split] = per_label.get(row.split, 0) + 1
+            yield row
+
+    for chunk in stream_export(counted(iter_dataset_rows(project, max_annotation_id)), "csv"):
+        digest.update(chunk)
+    counts["rule"] = RULE
+    return counts, digest.hexdigest()
+
+
+def export_response(project: Project, max_annotation_id: int, fmt: str) -> StreamingHttpResponse:
+    """Stream the project's labels as of `max_annotation_id` as a download."""
+    rows = iter_dataset_rows(project, max_annotation_id)
+    response = StreamingHttpResponse(stream_export(rows, fmt), content_type=CONTENT_TYPES[fmt])
+    name = f"{project.slug}-labels-upto-{max_annotation_id}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

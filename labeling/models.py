@@ -1,0 +1,297 @@
+"""Projects, items and the append-only record of who labeled what.
+
+Annotations are never updated or deleted: a correction or an undo is a new row, so any
+past state of the labels can be rebuilt (see labeling/resolution.py). `Item.label` and
+`Item.label_count` are the resolved state of an item's annotations, kept in the same
+transaction as every new annotation so that the queue and the stats can filter on them.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+
+def new_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    guidelines = models.TextField(blank=True)
+    test_fraction = models.FloatField(
+        default=0.2, validators=[MinValueValidator(0.0), MaxValueValidator(0.9)]
+    )
+    # Labeled test items to aim for; while fewer are labeled, a `test_fraction` share of
+    # next-item requests serves a random unlabeled test item instead of a ranked one.
+    test_target = models.PositiveIntegerField(default=200)
+    seed = models.BigIntegerField(default=new_seed)
+    retrain_every = models.PositiveIntegerField(
+        default=50, help_text="Start a retrain after this many new labels (0: never)."
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    strategy_weights = models.JSONField(default=dict, blank=True)
+    active_ranking = models.ForeignKey(
+        "Ranking", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Label(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=100)
+    key = models.CharField(max_length=1, blank=True, help_text="Keyboard shortcut on the labeling page.")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="label_unique_name"),
+            models.UniqueConstraint(
+                fields=["project", "key"], condition=~models.Q(key=""), name="label_unique_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin"
+        ANNOTATOR = "annotator"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
+
+
+class ImportBatch(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField()
+    pool = models.PositiveIntegerField()
+    test = models.PositiveIntegerField()
+    labeled = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.rows} rows)"
+
+
+class Split(models.TextChoices):
+    POOL = "pool"
+    TEST = "test"
+
+
+class Origin(models.TextChoices):
+    HUMAN = "human"
+    IMPORT = "import"
+    ADJUDICATION = "adjudication"
+
+
+class Item(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=255)
+    text = models.TextField()
+    meta = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    # Decided once at import from hash(seed, id); never changes (labeling/splits.py).
+    split = models.CharField(max_length=4, choices=Split.choices)
+    # A second hash in [0, 1): random serving order that needs no ORDER BY RANDOM().
+    rand_key = models.FloatField()
+    import_batch = models.ForeignKey(ImportBatch, null=True, on_delete=models.SET_NULL, related_name="items")
+    label = models.ForeignKey(Label, null=True, on_delete=models.PROTECT, related_name="+")
+    label_origin = models.CharField(max_length=12, choices=Origin.choices, blank=True)
+    label_count = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_id"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "split", "label_count"], name="item_split_count"),
+            models.Index(fields=["project", "split", "rand_key"], name="item_split_rand"),
+            models.Index(fields=["project", "content_hash"], name="item_content_hash"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id}: {self.text[:40]}"
+
+
+class Annotation(models.Model):
+    """One label given to one item by one person (or an import). Append-only."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    # Null label: the annotator took their label back (undo); the row still records it.
+    label = models.ForeignKey(Label, null=True, on_delete=models.PROTECT, related_name="+")
+    origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.HUMAN)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Sent by the page so that a retried or double-clicked submit creates one row.
+    client_id = models.UUIDField(null=True, blank=True)
+    suggested_label = models.ForeignKey(
+        Label, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    suggestion_confidence = models.FloatField(null=True, blank=True)
+    model_ref = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "client_id"],
+                condition=models.Q(client_id__isnull=False),
+                name="annotation_unique_client_id",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "created_at"], name="annotation_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} -> {self.label_id} by {self.user_id}"
+
+
+class Skip(models.Model):
+    """An annotator passed on an item (it returns later) or flagged it for an admin."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="skips")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    flagged = models.BooleanField(default=False)
+    comment = models.TextField(blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="skip_user_time")]
+
+    def __str__(self) -> str:
+        return f"{'flag' if self.flagged else 'skip'} of {self.item_id} by {self.user_id}"
+
+
+class Lease(models.Model):
+    """An item held by one annotator until `expires_at`; nobody else is served it."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField()
+    # Why the item was served, and the suggestion shown with it (null when withheld),
+    # copied onto the annotation when the label arrives.
+    strategy = models.CharField(max_length=40, default="random")
+    score = models.FloatField(null=True)
+    model_ref = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    suggested_label = models.ForeignKey(Label, null=True, on_delete=models.CASCADE, related_name="+")
+    suggestion_confidence = models.FloatField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "user"], name="lease_unique"),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="lease_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} held by {self.user_id} until {self.expires_at:%H:%M:%S}"
+
+
+class Ranking(models.Model):
+    """One retrain's ordering of the unlabeled pool; the project points at the active one.
+
+    A new ranking is written beside the old one and swapped in by moving the project's
+    pointer, so annotators are served from the old ranking until the new one is whole.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rankings")
+    # The learners.ModelVersion id that scored it (a plain reference: labeling does not
+    # import learners).
+    model_ref = models.CharField(max_length=64, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"ranking {self.pk} of {self.project} by {self.model_ref or 'nobody'}"
+
+
+class QueueEntry(models.Model):
+    ranking = models.ForeignKey(Ranking, on_delete=models.CASCADE, related_name="entries")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="queue_entries")
+    position = models.PositiveIntegerField()
+    strategy = models.CharField(max_length=40)
+    score = models.FloatField()
+    suggested_label = models.ForeignKey(Label, null=True, on_delete=models.CASCADE, related_name="+")
+    confidence = models.FloatField(null=True)
+    reason = models.CharField(max_length=300, blank=True)  # in plain words, for the page
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ranking", "item"], name="queue_unique_item"),
+        ]
+        indexes = [models.Index(fields=["ranking", "position"], name="queue_position")]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.item_id} ({self.strategy} {self.score:.3f})"
+
+
+class DatasetVersion(models.Model):
+    """An immutable snapshot of a project's labels.
+
+    Annotations are append-only, so a snapshot is just the highest annotation id it
+    includes plus the rule that resolves several annotations of one item into one label;
+    its export can be rebuilt byte for byte at any time and hashes to `sha256`.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    parent = models.ForeignKey("self", null=True, on_delete=models.SET_NULL, related_name="+")
+    max_annotation_id = models.BigIntegerField()
+    rule = models.CharField(max_length=60, default="adjudicated>majority>latest")
+    counts = models.JSONField(default=dict)
+    sha256 = models.CharField(max_length=64)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="version_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} v{self.number}"

@@ -1,0 +1,178 @@
+"""Which item an annotator labels next, and the lease that keeps it theirs for a while.
+
+Sources, in order: a random unlabeled test item (a `test_fraction` share of requests,
+until the project has `test_target` labeled test items); the active ranking, best first;
+the rest of the pool in random order; at last any unlabeled test item. An item is
+eligible for a user while it still needs labels (`overlap`), the user has not labeled
+or recently skipped it, and other annotators' live leases leave room for them.
+"""
+
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from labeling.models import Annotation, Item, Label, Lease, Origin, Project, QueueEntry, Skip, Split
+
+_MAX_LOCK_ATTEMPTS = 20
+RANDOM_REASON = "Picked at random."
+
+
+@dataclass(frozen=True)
+class Served:
+    item: Item
+    strategy: str
+    score: float | None
+    model_ref: str
+    reason: str
+    suggested_label: Label | None
+    suggestion_confidence: float | None
+
+    @classmethod
+    def from_lease(cls, lease: Lease) -> "Served":
+        return cls(
+            lease.item,
+            lease.strategy,
+            lease.score,
+            lease.model_ref,
+            lease.reason,
+            lease.suggested_label,
+            lease.suggestion_confidence,
+        )
+
+
+def serve_next_item(
+    project: Project, user: AbstractBaseUser, exclude: Iterable[int] = (), rng: random.Random | None = None
+) -> Served | None:
+    """Lease the next item to `user` and return it with why it was chosen, or None.
+
+    An item the user already holds (and did not list in `exclude`) is served again, so a
+    reload does not burn items; `exclude` lets the page prefetch the one after.
+    """
+    rng = rng or random.Random()
+    now = timezone.now()
+    with transaction.atomic():
+        held = (
+            Lease.objects.filter(item__project=project, user=user, expires_at__gt=now)
+            .exclude(item_id__in=list(exclude))
+            .select_related("item", "suggested_label")
+            .order_by("created_at")
+            .first()
+        )
+        if held is not None:
+            held.expires_at = now + timedelta(seconds=settings.SIFT_LEASE_SECONDS)
+            held.save(update_fields=["expires_at"])
+            return Served.from_lease(held)
+        eligible = _eligible_items(project, user, now).exclude(pk__in=list(exclude))
+        for source in _sources(project, eligible, rng):
+            served = _lease_first(source, project, user, now)
+            if served is not None:
+                return served
+    return None
+
+
+def _eligible_items(project: Project, user: AbstractBaseUser, now: datetime) -> QuerySet[Item]:
+    others_leases = (
+        Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now)
+        .exclude(user=user)
+        .order_by()
+        .values("item")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    recent_skips = Skip.objects.filter(
+        item=OuterRef("pk"),
+        user=user,
+        created_at__gt=now - timedelta(seconds=settings.SIFT_SKIP_COOLDOWN_SECONDS),
+    )
+    items = (
+        Item.objects.filter(project=project, label_count__lt=project.overlap)
+        .exclude(label_origin__in=[Origin.IMPORT, Origin.ADJUDICATION])
+        .annotate(held=Coalesce(Subquery(others_leases), 0))
+        .filter(held__lt=Value(project.overlap) - F("label_count"))
+        .exclude(Exists(recent_skips))
+    )
+    if project.overlap > 1:
+        items = items.exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), user=user)))
+    return items
+
+
+def _sources(
+    project: Project, eligible: QuerySet[Item], rng: random.Random
+) -> Iterator[tuple[str, list[QuerySet[Item]]]]:
+    """Yield (kind, candidate querysets) in the order they should be tried."""
+    test = eligible.filter(split=Split.TEST)
+    pool = eligible.filter(split=Split.POOL)
+    if rng.random() < project.test_fraction and _needs_test_labels(project):
+        yield "test", _random_order(test, rng)
+    if project.active_ranking_id is not None:
+        ranked = pool.filter(queue_entries__ranking_id=project.active_ranking_id)
+        yield "ranked", [ranked.order_by("queue_entries__position")]
+    yield "pool", _random_order(pool, rng)
+    yield "test", _random_order(test, rng)
+
+
+def _needs_test_labels(project: Project) -> bool:
+    labeled = project.items.filter(split=Split.TEST, label__isnull=False).count()
+    return labeled < project.test_target
+
+
+def _random_order(items: QuerySet[Item], rng: random.Random) -> list[QuerySet[Item]]:
+    # Start at a random point of the precomputed random order and wrap around: uniform
+    # enough, and served by an index instead of ORDER BY RANDOM() over the whole table.
+    start = rng.random()
+    return [
+        items.filter(rand_key__gte=start).order_by("rand_key"),
+        items.filter(rand_key__lt=start).order_by("rand_key"),
+    ]
+
+
+def _lease_first(
+    source: tuple[str, list[QuerySet[Item]]], project: Project, user: AbstractBaseUser, now: datetime
+) -> Served | None:
+    kind, querysets = source
+    for queryset in querysets:
+        for _ in range(_MAX_LOCK_ATTEMPTS):
+            # SKIP LOCKED: an item another annotator is being handed right now is passed
+            # over instead of waited for. Once we hold the row lock, whoever held it
+            # before has committed, so the fresh check below sees their lease.
+            item = queryset.select_for_update(skip_locked=True, of=("self",)).first()
+            if item is None:
+                break
+            if _eligible_items(project, user, now).filter(pk=item.pk).exists():
+                return _lease(item, user, now, kind, project)
+    return None
+
+
+def _lease(item: Item, user: AbstractBaseUser, now: datetime, kind: str, project: Project) -> Served:
+    entry = None
+    if kind == "ranked":
+        entry = (
+            QueueEntry.objects.filter(ranking_id=project.active_ranking_id, item=item)
+            .select_related("ranking", "suggested_label")
+            .first()
+        )
+    lease, _ = Lease.objects.update_or_create(
+        item=item,
+        user=user,
+        defaults={
+            "expires_at": now + timedelta(seconds=settings.SIFT_LEASE_SECONDS),
+            "created_at": now,
+            "strategy": entry.strategy if entry else "random",
+            "score": entry.score if entry else None,
+            "model_ref": entry.ranking.model_ref if entry else "",
+            "reason": entry.reason if entry else RANDOM_REASON,
+            # Never a suggestion on a test item: it would bias the labels that judge the model.
+            "suggested_label": entry.suggested_label if entry and item.split == Split.POOL else None,
+            "suggestion_confidence": entry.confidence if entry and item.split == Split.POOL else None,
+        },
+    )
+    lease.item = item
+    return Served.from_lease(lease)

@@ -1,0 +1,101 @@
+"""Validation of API input and the JSON shapes of API output."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from labeling.forms import clean_label_names
+from labeling.models import Item, Label, Membership, Project
+from labeling.queue import Served
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    labels = serializers.ListField(child=serializers.CharField(trim_whitespace=False), write_only=True)
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "labels",
+            "test_fraction",
+            "test_target",
+            "guidelines",
+            "retrain_every",
+            "overlap",
+            "created_at",
+        ]
+        read_only_fields = ["id", "slug", "created_at"]
+
+    def validate_labels(self, value: list[str]) -> list[str]:
+        return clean_label_names(value)
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("The name cannot be empty.")
+        return value.strip()
+
+    def to_representation(self, project: Project) -> dict:
+        data = super().to_representation(project)
+        data["labels"] = [label.name for label in project.labels.all()]
+        data["label_keys"] = {label.name: label.key for label in project.labels.all()}
+        return data
+
+
+class MemberSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.ANNOTATOR)
+
+    def validate_username(self, value: str):
+        user = get_user_model().objects.filter(username=value, is_active=True).first()
+        if user is None:
+            raise serializers.ValidationError(f"There is no active user {value!r}.")
+        return user
+
+
+class ImportSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+
+
+class AnnotationSerializer(serializers.Serializer):
+    label = serializers.CharField(allow_null=True)
+    duration_ms = serializers.IntegerField(min_value=0, max_value=24 * 3600 * 1000, required=False)
+    client_id = serializers.UUIDField(required=False)
+
+    def validate_label(self, value: str | None) -> Label | None:
+        if value is None:
+            return None
+        project = self.context["item"].project
+        label = project.labels.filter(name=value).first()
+        if label is None:
+            names = ", ".join(project.labels.values_list("name", flat=True))
+            raise serializers.ValidationError(f"{value!r} is not one of this project's labels ({names}).")
+        return label
+
+
+class SkipSerializer(serializers.Serializer):
+    flag = serializers.BooleanField(default=False)
+    comment = serializers.CharField(allow_blank=True, default="", max_length=2000)
+
+
+def serialize_item(item: Item) -> dict:
+    return {"id": item.pk, "external_id": item.external_id, "text": item.text, "meta": item.meta}
+
+
+def serialize_served(served: Served) -> dict:
+    suggestion = None
+    if served.suggested_label is not None:
+        suggestion = {
+            "label": served.suggested_label.name,
+            "confidence": round(served.suggestion_confidence, 4),
+        }
+    return {
+        "item": serialize_item(served.item),
+        "suggestion": suggestion,
+        "reason": {
+            "strategy": served.strategy,
+            "score": served.score,
+            "model": served.model_ref or None,
+            "text": served.reason,
+        },
+    }

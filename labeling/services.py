@@ -1,0 +1,290 @@
+"""Use cases of the labeling app: one function each, owning its transaction."""
+
+import hashlib
+import string
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.utils.text import slugify
+
+from labeling import splits
+from labeling.exports import summarize_version
+from labeling.importing import (
+    MAX_REPORTED_ERRORS,
+    ImportRejected,
+    ParsedRow,
+    import_summary,
+    parse_upload,
+)
+from labeling.models import (
+    Annotation,
+    DatasetVersion,
+    ImportBatch,
+    Item,
+    Label,
+    Lease,
+    Membership,
+    Origin,
+    Project,
+    Skip,
+    Split,
+)
+from labeling.resolution import Vote, resolve
+from labeling.signals import labels_added
+
+# S, Z, F and ? are the labeling page's own keys (skip, undo, flag, help).
+LABEL_KEYS = [*"1234567890", *(c for c in string.ascii_lowercase if c not in "szf")]
+BULK_BATCH = 2000
+
+
+def create_project(user: AbstractBaseUser, name: str, labels: list[str], **fields: object) -> Project:
+    """Create a project with its labels; its creator becomes one of its admins."""
+    with transaction.atomic():
+        slug = fields.pop("slug", None) or _unique_slug(name)
+        project = Project.objects.create(name=name, slug=slug, created_by=user, **fields)
+        Label.objects.bulk_create(
+            Label(project=project, name=name, key=key, position=i)
+            for i, (name, key) in enumerate(zip(labels, _label_keys(len(labels)), strict=True))
+        )
+        Membership.objects.create(project=project, user=user, role=Membership.Role.ADMIN)
+    return project
+
+
+def _label_keys(n: int) -> list[str]:
+    return [LABEL_KEYS[i] if i < len(LABEL_KEYS) else "" for i in range(n)]
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:70] or "project"
+    slug, n = base, 1
+    while Project.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def add_member(project: Project, user: AbstractBaseUser, role: str) -> Membership:
+    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    return membership
+
+
+def import_items(project: Project, user: AbstractBaseUser | None, data: bytes, file_name: str) -> ImportBatch:
+    """Check every row of a CSV/JSONL file, then import all of it in one transaction.
+
+    Raises ImportRejected (and writes nothing) when any row is bad.
+    """
+    labels = {label.name: label for label in project.labels.all()}
+    rows = parse_upload(data, file_name, set(labels))
+    with transaction.atomic():
+        # Lock the project row: two imports into one project must not both pass the
+        # duplicate-id check and then both insert.
+        Project.objects.select_for_update().get(pk=project.pk)
+        _assign_ids(project, rows)
+        batch = ImportBatch.objects.create(
+            project=project,
+            created_by=user,
+            file_name=file_name[:255],
+            sha256=hashlib.sha256(data).hexdigest(),
+            rows=len(rows),
+            pool=0,
+            test=0,
+            labeled=0,
+        )
+        items = _insert_items(project, batch, rows, labels)
+        batch.test = sum(item.split == Split.TEST for item in items)
+        batch.pool = len(items) - batch.test
+        batch.labeled = sum(row.label is not None for row in rows)
+        batch.save(update_fields=["pool", "test", "labeled"])
+        if batch.labeled:
+            labels_added.send(sender=Project, project=project, count=batch.labeled)
+    return batch
+
+
+def _assign_ids(project: Project, rows: list[ParsedRow]) -> None:
+    """Give rows without an id one from their text; reject ids the project already has."""
+    given = {row.external_id for row in rows if row.external_id is not None}
+    auto = [row for row in rows if row.external_id is None]
+    seen: dict[str, int] = {}
+    for row in auto:
+        # Repeats of one text in a file are kept apart by a counter; a text that an
+        # earlier import already holds is refused below, so importing a file twice is
+        # an error rather than a silent second copy.
+        base = row.content_hash[:16]
+        seen[base] = seen.get(base, 0) + 1
+        row.external_id = base if seen[base] == 1 else f"{base}-{seen[base]}"
+    taken = _existing_ids(project, [row.external_id for row in rows])
+    errors = [
+        {"row": row.line, "error": f"id {row.external_id!r} already exists in this project"}
+        for row in rows
+        if row.external_id in taken and row.external_id in given
+    ]
+    errors += [
+        {
+            "row": row.line,
+            "error": f"no id, and the same text is already item {row.external_id!r}; "
+            "add an 'id' column to import it again",
+        }
+        for row in auto
+        if row.external_id in taken or row.external_id in given
+    ]
+    if errors:
+        errors.sort(key=lambda e: e["row"])
+        raise ImportRejected(import_summary(len(errors)), errors[:MAX_REPORTED_ERRORS])
+
+
+def _existing_ids(project: Project, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), BULK_BATCH):
+        chunk = ids[start : start + BULK_BATCH]
+        found.update(
+            Item.objects.filter(project=project, external_id__in=chunk).values_list("external_id", flat=True)
+        )
+    return found
+
+
+def _insert_items(
+    project: Project, batch: ImportBatch, rows: list[ParsedRow], labels: dict[str, Label]
+) -> list[Item]:
+    items = []
+    for start in range(0, len(rows), BULK_BATCH):
+        chunk = rows[start : start + BULK_BATCH]
+        new = [_new_item(project, batch, row, labels) for row in chunk]
+        Item.objects.bulk_create(new)
+        Annotation.objects.bulk_create(
+            Annotation(item=item, user=batch.created_by, label=item.label, origin=Origin.IMPORT)
+            for item in new
+            if item.label is not None
+        )
+        items.extend(new)
+    return items
+
+
+def _new_item(project: Project, batch: ImportBatch, row: ParsedRow, labels: dict) -> Item:
+    # Exact duplicates (and rows of one `group`) share a split key, so the same text can
+    # never sit in the pool and in the test set at once.
+    split_key = str(row.meta.get("group") or row.content_hash)
+    label = labels[row.label] if row.label else None
+    return Item(
+        project=project,
+        external_id=row.external_id,
+        text=row.text,
+        meta=row.meta,
+        content_hash=row.content_hash,
+        split=splits.assign_split(project.seed, split_key, project.test_fraction),
+        rand_key=splits.random_key(project.seed, split_key + row.external_id),
+        import_batch=batch,
+        label=label,
+        label_origin=Origin.IMPORT if label else "",
+        label_count=1 if label else 0,
+    )
+
+
+def save_annotation(
+    item: Item,
+    user: AbstractBaseUser,
+    label: Label | None,
+    *,
+    origin: str = Origin.HUMAN,
+    duration_ms: int | None = None,
+    client_id: uuid.UUID | None = None,
+) -> tuple[Annotation, bool]:
+    """Record a label (None: take the user's label back); return it and whether it is new.
+
+    A repeated `client_id` returns the first annotation: a retried submit counts once.
+    """
+    with transaction.atomic():
+        if client_id is not None:
+            existing = Annotation.objects.filter(user=user, client_id=client_id).first()
+            if existing is not None:
+                return existing, False
+        # Lock the item: its resolved label is recomputed from all of its annotations,
+        # and two annotators labeling it at once must not both base it on a stale set.
+        item = Item.objects.select_for_update().get(pk=item.pk)
+        lease = Lease.objects.filter(item=item, user=user).first()
+        annotation = Annotation.objects.create(
+            item=item,
+            user=user,
+            label=label,
+            origin=origin,
+            duration_ms=duration_ms,
+            client_id=client_id,
+            suggested_label=lease.suggested_label if lease else None,
+            suggestion_confidence=lease.suggestion_confidence if lease else None,
+            model_ref=lease.model_ref if lease else "",
+        )
+        refresh_item_label(item)
+        if lease is not None:
+            lease.delete()
+        if label is not None:
+            labels_added.send(sender=Project, project=item.project, count=1)
+    return annotation, True
+
+
+def refresh_item_label(item: Item) -> None:
+    """Recompute the item's resolved label from its annotations (caller holds the lock)."""
+    votes = [
+        Vote(pk, "import" if origin == Origin.IMPORT else str(user_id), label_id, origin)
+        for pk, user_id, label_id, origin in item.annotations.order_by("pk").values_list(
+            "pk", "user_id", "label_id", "origin"
+        )
+    ]
+    resolved = resolve(votes)
+    item.label_id = resolved.label_id
+    item.label_origin = resolved.origin
+    item.label_count = resolved.label_count
+    item.save(update_fields=["label", "label_origin", "label_count"])
+
+
+def skip_item(item: Item, user: AbstractBaseUser, *, flag: bool = False, comment: str = "") -> Skip:
+    """Pass on an item: it leaves this annotator's queue for a while (and goes to an admin if flagged)."""
+    with transaction.atomic():
+        Lease.objects.filter(item=item, user=user).delete()
+        return Skip.objects.create(item=item, user=user, flagged=flag, comment=comment)
+
+
+def get_project_stats(project: Project) -> dict:
+    totals = project.items.aggregate(
+        items=Count("pk"),
+        pool=Count("pk", filter=Q(split=Split.POOL)),
+        test=Count("pk", filter=Q(split=Split.TEST)),
+        labeled_pool=Count("pk", filter=Q(split=Split.POOL, label__isnull=False)),
+        labeled_test=Count("pk", filter=Q(split=Split.TEST, label__isnull=False)),
+    )
+    per_label = {label.name: {"pool": 0, "test": 0} for label in project.labels.all()}
+    rows = (
+        project.items.filter(label__isnull=False)
+        .values("label__name", "split")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in rows:
+        per_label[row["label__name"]][row["split"]] = row["n"]
+    annotations = Annotation.objects.filter(item__project=project).aggregate(n=Count("pk"), last=Max("pk"))
+    return {**totals, "annotations": annotations["n"], "per_label": per_label}
+
+
+def get_label_watermark(project: Project) -> int:
+    """Return the highest annotation id in the project (0 when nothing is labeled)."""
+    return Annotation.objects.filter(item__project=project).aggregate(m=Max("pk"))["m"] or 0
+
+
+def create_dataset_version(project: Project, user: AbstractBaseUser | None, note: str = "") -> DatasetVersion:
+    """Snapshot the project's labels as they are now."""
+    with transaction.atomic():
+        # Serialize version numbering per project.
+        Project.objects.select_for_update().get(pk=project.pk)
+        watermark = get_label_watermark(project)
+        parent = project.versions.order_by("-number").first()
+        counts, sha256 = summarize_version(project, watermark)
+        return DatasetVersion.objects.create(
+            project=project,
+            number=parent.number + 1 if parent else 1,
+            parent=parent,
+            max_annotation_id=watermark,
+            counts=counts,
+            sha256=sha256,
+            note=note,
+            created_by=user,
+        )

@@ -1,0 +1,48 @@
+"""JSON API of the learners app: retrain, jobs, model versions."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from labeling.access import get_project_for_user, visible_projects
+from learners import services
+from learners.models import Job, ModelVersion
+from learners.serializers import JobSerializer, ModelVersionSerializer
+
+
+@extend_schema(request=None, responses={202: dict, 409: dict})
+@api_view(["POST"])
+def project_retrain(request: Request, pk: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    try:
+        job = services.start_retrain(project, request.user)
+    except services.RetrainInProgress as exc:
+        return Response(
+            {"error": str(exc), "job": JobSerializer(exc.job).data}, status=status.HTTP_409_CONFLICT
+        )
+    return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(responses=JobSerializer(many=True))
+@api_view(["GET"])
+def project_jobs(request: Request, pk: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk)
+    return Response(JobSerializer(project.jobs.all()[:50], many=True).data)
+
+
+@extend_schema(responses=JobSerializer)
+@api_view(["GET"])
+def job_detail(request: Request, pk: int) -> Response:
+    job = get_object_or_404(Job.objects.filter(project__in=visible_projects(request.user)), pk=pk)
+    return Response(JobSerializer(job).data)
+
+
+@extend_schema(responses=ModelVersionSerializer(many=True))
+@api_view(["GET"])
+def project_models(request: Request, pk: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk)
+    versions = ModelVersion.objects.filter(project=project).select_related("dataset_version")
+    return Response(ModelVersionSerializer(versions, many=True).data)

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from learners import api
+
+urlpatterns = [
+    path("projects/<int:pk>/retrain", api.project_retrain, name="api-project-retrain"),
+    path("projects/<int:pk>/jobs", api.project_jobs, name="api-project-jobs"),
+    path("projects/<int:pk>/models", api.project_models, name="api-project-models"),
+    path("jobs/<int:pk>", api.job_detail, name="api-job"),
+]

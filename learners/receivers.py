@@ -1,0 +1,12 @@
+from django.db import transaction
+from django.dispatch import receiver
+
+from labeling.signals import labels_added
+from learners import services
+
+
+@receiver(labels_added)
+def start_retrain_when_due(sender: type, project, count: int, **kwargs: object) -> None:
+    # After commit: counting labels must not lengthen the annotator's transaction, and a
+    # rolled-back label must not count.
+    transaction.on_commit(lambda: services.maybe_start_retrain(project.pk))

@@ -1,0 +1,22 @@
+"""Celery adapters: take ids, reload rows, call a service."""
+
+import logging
+
+from celery import shared_task
+
+from learners import services
+from learners.models import Job
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def retrain(job_id: int) -> None:
+    job = Job.objects.select_related("project", "created_by").filter(pk=job_id).first()
+    if job is None:
+        logger.warning("retrain job %s no longer exists", job_id)
+        return
+    if job.state != Job.State.QUEUED:
+        logger.info("retrain job %s is %s already; not running it again", job_id, job.state)
+        return
+    services.run_retrain(job)

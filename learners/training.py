@@ -1,0 +1,161 @@
+"""The model: fit, predict, evaluate, save and load. numpy and scikit-learn only, no Django.
+
+One scikit-learn Pipeline (TF-IDF over word and character n-grams, then logistic
+regression), fitted on pool labels only; saved with joblib next to its sha256, which is
+checked before every load.
+"""
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+ALGORITHM = "tfidf-word-char+logreg"
+DEFAULT_PARAMS: dict = {
+    "word_ngram_max": 2,
+    "char_ngram_min": 2,
+    "char_ngram_max": 5,
+    "C": 10.0,
+    "class_weight": "balanced",
+    "max_iter": 1000,
+}
+MIN_LABELS_PER_CLASS = 2
+
+
+class NotEnoughLabels(ValueError):
+    """Too few labels to fit a model that means anything."""
+
+
+class ArtifactMismatch(Exception):
+    """A model file does not match the sha256 recorded when it was saved."""
+
+
+def build_pipeline(params: dict | None = None, random_state: int = 0) -> Pipeline:
+    p = {**DEFAULT_PARAMS, **(params or {})}
+    features = FeatureUnion(
+        [
+            ("word", TfidfVectorizer(ngram_range=(1, p["word_ngram_max"]), sublinear_tf=True)),
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(p["char_ngram_min"], p["char_ngram_max"]),
+                    sublinear_tf=True,
+                    min_df=2,
+                ),
+            ),
+        ]
+    )
+    classifier = LogisticRegression(
+        C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"], random_state=random_state
+    )
+    return Pipeline([("features", features), ("classifier", classifier)])
+
+
+def check_trainable(labels: Sequence[str], min_per_class: int = MIN_LABELS_PER_CLASS) -> None:
+    """Raise NotEnoughLabels unless at least two classes have `min_per_class` labels each."""
+    classes, counts = np.unique(np.asarray(labels, dtype=object), return_counts=True)
+    usable = classes[counts >= min_per_class]
+    if len(usable) < 2:
+        have = ", ".join(f"{c}: {n}" for c, n in zip(classes, counts, strict=True)) or "none"
+        raise NotEnoughLabels(
+            f"Training needs at least {min_per_class} labeled pool items in each of two labels (have {have})."
+        )
+
+
+def fit_pipeline(
+    texts: Sequence[str], labels: Sequence[str], params: dict | None = None, random_state: int = 0
+) -> Pipeline:
+    """Fit the pipeline on labeled pool texts. Every transform sees only these texts."""
+    check_trainable(labels)
+    return build_pipeline(params, random_state).fit(list(texts), np.asarray(labels, dtype=object))
+
+
+def predict_proba(model: Pipeline, texts: Sequence[str]) -> np.ndarray:
+    """Return class probabilities, shape (n_samples, n_classes), columns in model.classes_."""
+    check_is_fitted(model)
+    if len(texts) == 0:
+        return np.zeros((0, len(model.classes_)))
+    return model.predict_proba(list(texts))
+
+
+def evaluate(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> dict:
+    """Metrics of predictions on held-out labels.
+
+    Parameters
+    ----------
+    y_true : the true labels, shape (n_samples,)
+    proba : predicted probabilities, shape (n_samples, n_classes)
+    classes : the column order of `proba`
+
+    Returns
+    -------
+    accuracy, macro_f1, per-class precision/recall/f1/support and the confusion matrix
+    over every label seen in training or in `y_true` (rows: true, columns: predicted).
+    """
+    y_true = np.asarray(y_true, dtype=object)
+    classes = np.asarray(classes, dtype=object)
+    if len(y_true) == 0:
+        return {"n": 0}
+    y_pred = classes[np.argmax(proba, axis=1)]
+    labels = sorted(set(classes) | set(y_true))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    return {
+        "n": len(y_true),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "per_class": {
+            label: {
+                "precision": float(p),
+                "recall": float(r),
+                "f1": float(f),
+                "support": int(s),
+            }
+            for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+        },
+        "confusion": {
+            "labels": labels,
+            "matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        },
+    }
+
+
+def save_artifact(model: Pipeline, path: Path) -> str:
+    """Write the model atomically and return the sha256 of the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    joblib.dump(model, tmp, compress=3)
+    digest = file_sha256(Path(tmp))
+    os.replace(tmp, path)
+    return digest
+
+
+def load_artifact(path: Path, sha256: str) -> Pipeline:
+    """Load a model file after checking it is byte for byte the one that was saved."""
+    actual = file_sha256(path)
+    if actual != sha256:
+        raise ArtifactMismatch(
+            f"{path.name} has sha256 {actual[:12]}…, but {sha256[:12]}… was recorded; "
+            "refusing to load a model file that changed after it was saved."
+        )
+    return joblib.load(path)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

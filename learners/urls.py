@@ -1,0 +1,11 @@
+from django.urls import path
+
+from learners import views
+
+app_name = "learners"
+
+urlpatterns = [
+    path("projects/<slug:slug>/models/", views.project_models, name="project-models"),
+    path("projects/<slug:slug>/retrain", views.project_retrain, name="project-retrain"),
+    path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
+]

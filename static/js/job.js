@@ -1,0 +1,31 @@
+// A job's page: poll the API and move the progress bar until the job ends.
+(function () {
+  const box = document.getElementById("job");
+  const jobId = box.dataset.job;
+
+  function show(job) {
+    const state = document.getElementById("job-state");
+    state.textContent = job.state;
+    state.className = "badge " + ({ succeeded: "ok", failed: "bad" }[job.state] || "run");
+    document.getElementById("job-message").textContent = job.message;
+    document.getElementById("job-bar").style.width = Math.round(100 * job.progress) + "%";
+    document.getElementById("job-progress").textContent = Math.round(100 * job.progress) + "% done";
+    document.getElementById("job-error").textContent = job.error || "";
+    const result = document.getElementById("job-result");
+    result.replaceChildren();
+    if (job.result && job.result.metrics && job.result.metrics.n) {
+      const m = job.result.metrics;
+      result.textContent = "Test set (" + m.n + " items): accuracy " + Sift.pct(m.accuracy) +
+        ", macro-F1 " + Sift.pct(m.macro_f1) + ".";
+    }
+  }
+
+  async function poll() {
+    const result = await Sift.api("GET", "/api/v1/jobs/" + jobId);
+    if (result.ok) {
+      show(result.data);
+      if (result.data.state === "queued" || result.data.state === "running") setTimeout(poll, 700);
+    }
+  }
+  poll();
+})();

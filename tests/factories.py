@@ -1,0 +1,82 @@
+"""Plain make_* functions for test data; each takes overrides."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from labeling import services
+from labeling.models import Membership, Project
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+BANKING77 = SHARED / "banking77"
+
+
+def make_user(username: str, *, staff: bool = False, password: str = "pw-for-tests-1"):
+    user = get_user_model().objects.create_user(username=username, password=password)
+    user.is_staff = user.is_superuser = staff
+    user.save()
+    return user
+
+
+def make_project(owner, *, labels: tuple[str, ...] = ("positive", "negative"), **fields) -> Project:
+    fields.setdefault("name", "Reviews")
+    fields.setdefault("test_fraction", 0.2)
+    return services.create_project(owner, fields.pop("name"), list(labels), **fields)
+
+
+def add_member(project: Project, user, role: str = Membership.Role.ANNOTATOR) -> None:
+    services.add_member(project, user, role)
+
+
+def api_client(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def csv_bytes(rows: list[dict], columns: list[str] | None = None) -> bytes:
+    columns = columns or list(rows[0])
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def jsonl_bytes(rows: list[dict]) -> bytes:
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
+POSITIVE = ["great service", "loved it", "wonderful staff", "excellent food", "very happy", "superb"]
+NEGATIVE = ["terrible service", "hated it", "rude staff", "awful food", "very sad", "dreadful"]
+
+
+def make_review_rows(n: int, *, labeled: int = 0) -> list[dict]:
+    """n short review rows alternating sentiment; the first `labeled` carry their label."""
+    rows = []
+    for i in range(n):
+        positive = i % 2 == 0
+        words = POSITIVE if positive else NEGATIVE
+        row = {"id": f"r{i}", "text": f"{words[i % len(words)]} number {i}"}
+        if i < labeled:
+            row["label"] = "positive" if positive else "negative"
+        rows.append(row)
+    return rows
+
+
+def import_rows(project: Project, rows: list[dict], user=None, name: str = "items.csv"):
+    columns = sorted({key for row in rows for key in row}, key=["id", "text", "label"].index)
+    return services.import_items(project, user, csv_bytes(rows, columns), name)
+
+
+def read_banking77(name: str = "train.csv", limit: int | None = None) -> list[dict]:
+    with open(BANKING77 / name, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return rows[:limit] if limit else rows

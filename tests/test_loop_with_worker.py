@@ -1,0 +1,194 @@
+"""The whole loop through the API, with a real Celery worker process (not eager mode).
+
+The worker is a subprocess on the same broker as the tests (Redis in CI through
+CELERY_BROKER_URL, else the embedded filesystem broker) and on the test database, on a
+queue of its own so that parallel test runs never take each other's tasks.
+"""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from config.celery import app
+from tests.factories import BANKING77, api_client, csv_bytes, make_user, read_banking77
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.skipif(not BANKING77.exists(), reason="needs ../shared/datasets/banking77"),
+]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db["USER"] or "postgres"
+    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path):
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "SIFT_ARTIFACT_DIR": str(settings.ARTIFACT_DIR),
+        "SIFT_QUEUE": queue,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "worker-test-key"),
+    }
+    log = tmp_path / "worker.log"
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool",
+        "solo",
+        "--queues",
+        queue,
+        "--loglevel",
+        "INFO",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(lambda: b"ready." in log.read_bytes(), 60, "the worker to start", log)
+        yield log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        app.conf.task_default_queue = previous_queue
+
+
+def _wait_for(condition, seconds: float, what: str, log: Path | None = None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.25)
+    tail = log.read_text(errors="replace")[-3000:] if log else ""
+    raise AssertionError(f"timed out waiting for {what}\n{tail}")
+
+
+def _banking_rows(labels: list[str], n_labeled: int) -> tuple[list[dict], dict[str, str]]:
+    by_label = {
+        label: [r for r in read_banking77("train.csv") if r["label"] == label][:100] for label in labels
+    }
+    rows = [r for group in zip(*by_label.values(), strict=False) for r in group]  # interleaved
+    truth = {f"b{i}": r["label"] for i, r in enumerate(rows)}
+    data = [
+        {"id": f"b{i}", "text": r["text"], "label": r["label"] if i < n_labeled else ""}
+        for i, r in enumerate(rows)
+    ]
+    return data, truth
+
+
+def _wait_for_job(client, job_id: int, log: Path) -> dict:
+    def finished():
+        body = client.get(f"/api/v1/jobs/{job_id}").json()
+        return body if body["state"] in ("succeeded", "failed") else None
+
+    body = _wait_for(finished, 120, f"job {job_id}", log)
+    assert body["state"] == "succeeded", body["error"]
+    return body
+
+
+def test_import_label_retrain_in_a_worker_rank_and_export(worker):
+    labels = ["card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_failed"]
+    admin, annotator = make_user("admin", staff=True), make_user("annie")
+    client, annotating = api_client(admin), api_client(annotator)
+
+    spec = {"name": "Bank intents", "labels": labels, "test_fraction": 0.25, "retrain_every": 0}
+    created = client.post("/api/v1/projects", spec, format="json")
+    assert created.status_code == 201, created.json()
+    pid = created.json()["id"]
+    rows, truth = _banking_rows(labels, n_labeled=120)
+    upload = SimpleUploadedFile("bank.csv", csv_bytes(rows, ["id", "text", "label"]))
+    imported = client.post(f"/api/v1/projects/{pid}/imports", {"file": upload}, format="multipart")
+    assert imported.status_code == 201
+    assert imported.json()["labeled"] == 120
+    assert (
+        client.post(f"/api/v1/projects/{pid}/members", {"username": "annie"}, format="json").status_code
+        == 201
+    )
+
+    before = [annotating.get(f"/api/v1/projects/{pid}/next").json()]
+    for _ in range(10):
+        item = before[-1]["item"]
+        response = annotating.post(
+            f"/api/v1/items/{item['id']}/annotations", {"label": truth[item["external_id"]]}, format="json"
+        )
+        assert response.status_code == 201
+        before.append(annotating.get(f"/api/v1/projects/{pid}/next").json())
+    assert all(b["reason"]["strategy"] == "random" and b["suggestion"] is None for b in before)
+
+    started = client.post(f"/api/v1/projects/{pid}/retrain")
+    assert started.status_code == 202
+    job = _wait_for_job(client, started.json()["job"]["id"], worker)
+    assert job["progress"] == 1.0
+
+    models = client.get(f"/api/v1/projects/{pid}/models").json()
+    assert len(models) == 1
+    assert models[0]["active"]
+    assert models[0]["metrics"]["macro_f1"] > 0.5
+    # The annotator's held item keeps its old reason; the next one comes from the new model.
+    held = before[-1]["item"]["id"]
+    after = annotating.get(f"/api/v1/projects/{pid}/next", {"exclude": held}).json()
+    if after["reason"]["strategy"] != "random":  # a test-share draw is random by design
+        assert after["reason"] == {**after["reason"], "strategy": "margin", "model": models[0]["id"]}
+        assert after["suggestion"]["label"] in labels
+
+    exported = client.get(f"/api/v1/projects/{pid}/export", {"format": "csv"})
+    assert exported.status_code == 200
+    table = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
+    assert len(table) == 130
+    assert {r["split"] for r in table} == {"pool", "test"}
+    assert all(r["label"] == truth[r["id"]] for r in table)
+    assert sum(r["labeled_by"] == "annie" for r in table) == 10
+
+
+def test_auto_retrain_fires_in_the_worker_after_retrain_every_labels(worker):
+    labels = ["card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_failed"]
+    admin = make_user("admin", staff=True)
+    client = api_client(admin)
+    pid = client.post(
+        "/api/v1/projects",
+        {"name": "Auto", "labels": labels, "test_fraction": 0.2, "retrain_every": 40},
+        format="json",
+    ).json()["id"]
+    rows, _ = _banking_rows(labels, n_labeled=60)
+    upload = SimpleUploadedFile("bank.csv", csv_bytes(rows, ["id", "text", "label"]))
+    assert (
+        client.post(f"/api/v1/projects/{pid}/imports", {"file": upload}, format="multipart").status_code
+        == 201
+    )
+
+    def retrained():
+        jobs = client.get(f"/api/v1/projects/{pid}/jobs").json()
+        return jobs if jobs and jobs[0]["state"] in ("succeeded", "failed") else None
+
+    jobs = _wait_for(retrained, 120, "the automatic retrain", worker)
+    assert jobs[0]["state"] == "succeeded", jobs[0]["error"]
+    assert len(jobs) == 1
