@@ -1,17 +1,34 @@
-"""Rankers: which unlabeled items teach the model most. numpy only, no Django.
+"""Rankers: which unlabeled items teach the model most. numpy/scipy/scikit-learn only, no Django.
 
-Every ranker returns one score per candidate, shape (n_samples,), higher = label sooner.
-One seeded selector (`top_k`) turns scores into a choice, so ties are broken the same
-way for every ranker.
+Every ranker follows one contract. `fit(X_labeled, y_labeled, X_unlabeled, classifier)`
+prepares it (most need nothing; the error and novelty rankers fit a model of their own) and
+returns self; `score(X, proba, item_ids)` returns one score per candidate, shape
+(n_samples,), higher = label sooner, the same under the same `random_state` however the pool
+is split into chunks. `X` are the features of the production pipeline (computed once per
+retrain and shared by every ranker); `proba` is the production classifier's output on them.
+
+`mix_queue` turns the rankers' scores into one queue: per-project weights fill each batch,
+and an item too similar to one already in its batch is passed over.
 """
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.utils.validation import check_is_fitted
 
 
 class EmptyPool(ValueError):
     """There is nothing left to rank."""
+
+
+# Uncertainty measures: probabilities (n_samples, n_classes) in, scores (n_samples,) out.
 
 
 def least_confidence(proba: np.ndarray) -> np.ndarray:
@@ -38,16 +55,205 @@ def entropy(proba: np.ndarray) -> np.ndarray:
     return -(clipped * np.log(clipped)).sum(axis=1) / np.log(proba.shape[1])
 
 
-UNCERTAINTY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "least_confidence": least_confidence,
-    "margin": margin,
-    "entropy": entropy,
-}
+UNCERTAINTY = {"least_confidence": least_confidence, "margin": margin, "entropy": entropy}
 
 
 def _check_proba(proba: np.ndarray) -> None:
     if proba.ndim != 2:
         raise ValueError(f"proba must be 2-d (n_samples, n_classes), got shape {proba.shape}")
+
+
+def unit_hash(random_state: int, item_ids: Sequence[int]) -> np.ndarray:
+    """A float in [0, 1) per id, fixed by (random_state, id): random order that chunks agree on."""
+    out = np.empty(len(item_ids))
+    for i, item_id in enumerate(item_ids):
+        digest = hashlib.blake2b(f"{random_state}:{item_id}".encode(), digest_size=8).digest()
+        out[i] = int.from_bytes(digest, "big") / 2**64
+    return out
+
+
+class Ranker(BaseEstimator):
+    """Base of every ranker; subclasses set `name`, `needs_model` and `score`."""
+
+    name: ClassVar[str]
+    needs_model: ClassVar[bool] = True
+    description: ClassVar[str]
+
+    def fit(self, X_labeled, y_labeled, X_unlabeled, classifier=None) -> "Ranker":
+        self.fitted_ = True
+        return self
+
+    def score(self, X, proba: np.ndarray | None, item_ids: Sequence[int]) -> np.ndarray:
+        raise NotImplementedError
+
+    def explain(self, score: float, proba_row: np.ndarray | None, classes: Sequence[str]) -> str:
+        """Why an item was picked, in plain words for the annotator."""
+        return self.description
+
+
+class RandomRanker(Ranker):
+    name = "random"
+    needs_model = False
+    description = "Picked at random: the baseline that every other strategy is compared with."
+
+    def __init__(self, random_state: int = 0):
+        self.random_state = random_state
+
+    def score(self, X, proba, item_ids):
+        return unit_hash(self.random_state, item_ids)
+
+
+class UncertaintyRanker(Ranker):
+    """Least confidence, margin or entropy of the production classifier."""
+
+    def __init__(self, measure: str = "margin", random_state: int = 0):
+        self.measure = measure
+        self.random_state = random_state
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.measure
+
+    def score(self, X, proba, item_ids):
+        check_is_fitted(self)
+        return UNCERTAINTY[self.measure](proba)
+
+    def explain(self, score, proba_row, classes):
+        order = np.argsort(proba_row)[::-1]
+        first, second = order[0], order[1] if len(order) > 1 else order[0]
+        if self.measure == "margin":
+            return (
+                f"The model is torn between “{classes[first]}” ({proba_row[first]:.0%}) "
+                f"and “{classes[second]}” ({proba_row[second]:.0%})."
+            )
+        if self.measure == "entropy":
+            return f"The model spreads its belief over several labels (entropy {score:.2f})."
+        return f"The model's best guess, “{classes[first]}”, has only {proba_row[first]:.0%} confidence."
+
+
+def _uncertainty_features(proba: np.ndarray) -> np.ndarray:
+    return np.column_stack([least_confidence(proba), margin(proba), entropy(proba)])
+
+
+class ErrorModelRanker(Ranker):
+    """A classifier that predicts where the production model will be wrong.
+
+    Out-of-fold predictions on the labeled pool (so no item is predicted by a model that
+    saw it) give right/wrong labels; a logistic regression learns "wrong" from the
+    item's features plus the model's uncertainty on it. With too few mistakes (or too few
+    right answers) to learn from, it ranks by margin instead and says so.
+    """
+
+    name = "error"
+    description = "Looks like the items the model got wrong before."
+
+    def __init__(self, n_folds: int = 3, min_mistakes: int = 5, random_state: int = 0):
+        self.n_folds = n_folds
+        self.min_mistakes = min_mistakes
+        self.random_state = random_state
+
+    def fit(self, X_labeled, y_labeled, X_unlabeled, classifier=None):
+        y = np.asarray(y_labeled, dtype=object)
+        self.fallback_ = None
+        self.model_ = None
+        self.n_mistakes_ = 0
+        folds = self._folds(y)
+        if folds is None or classifier is None:
+            self.fallback_ = "too few labels per class for cross-validation"
+            return self
+        # A cheap copy of the production classifier: the error model must fit inside the
+        # retrain budget, and k folds multiply its cost.
+        cheap = clone(classifier).set_params(max_iter=200, tol=1e-3)
+        proba = cross_val_predict(cheap, X_labeled, y, cv=folds, method="predict_proba")
+        classes = np.unique(y)
+        wrong = (classes[proba.argmax(axis=1)] != y).astype(int)
+        self.n_mistakes_ = int(wrong.sum())
+        if self.n_mistakes_ < self.min_mistakes or len(wrong) - self.n_mistakes_ < self.min_mistakes:
+            self.fallback_ = f"only {self.n_mistakes_} past mistakes to learn from"
+            return self
+        features = sp.hstack([X_labeled, _uncertainty_features(proba)]).tocsr()
+        self.model_ = LogisticRegression(C=1.0, class_weight="balanced", max_iter=500)
+        self.model_.fit(features, wrong)
+        return self
+
+    def _folds(self, y: np.ndarray):
+        if len(y) < 2 * self.n_folds:
+            return None
+        _, counts = np.unique(y, return_counts=True)
+        if len(counts) < 2:
+            return None
+        if counts.min() >= self.n_folds:
+            return StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
+        # Rare classes: plain folds; a fold may miss a class, and cross_val_predict keeps
+        # the columns aligned to every class.
+        return KFold(self.n_folds, shuffle=True, random_state=self.random_state)
+
+    def score(self, X, proba, item_ids):
+        check_is_fitted(self, "fallback_")
+        if self.model_ is None:
+            return margin(proba)
+        features = sp.hstack([X, _uncertainty_features(proba)]).tocsr()
+        return self.model_.predict_proba(features)[:, 1]
+
+    def explain(self, score, proba_row, classes):
+        if self.model_ is None:
+            return f"Uncertain prediction (the error model has {self.fallback_}; ranked by margin)."
+        return f"Resembles items the model got wrong: {score:.0%} chance its guess is wrong."
+
+
+class NoveltyRanker(Ranker):
+    """The "labeling model": a classifier of labeled vs unlabeled pool items.
+
+    Items it is most sure are unlabeled-like are the least like anything labeled so far.
+    """
+
+    name = "novelty"
+    needs_model = False
+    description = "Unlike anything labeled so far."
+
+    def __init__(self, max_unlabeled: int = 20_000, random_state: int = 0):
+        self.max_unlabeled = max_unlabeled
+        self.random_state = random_state
+
+    def fit(self, X_labeled, y_labeled, X_unlabeled, classifier=None):
+        self.model_ = None
+        if X_labeled.shape[0] == 0 or X_unlabeled.shape[0] == 0:
+            return self
+        rng = np.random.default_rng(self.random_state)
+        n = min(X_unlabeled.shape[0], self.max_unlabeled)
+        sample = X_unlabeled[np.sort(rng.choice(X_unlabeled.shape[0], n, replace=False))]
+        X = sp.vstack([X_labeled, sample]).tocsr()
+        y = np.r_[np.zeros(X_labeled.shape[0]), np.ones(n)]
+        self.model_ = LogisticRegression(C=1.0, class_weight="balanced", max_iter=500).fit(X, y)
+        return self
+
+    def score(self, X, proba, item_ids):
+        check_is_fitted(self, "model_")
+        if self.model_ is None:
+            return unit_hash(self.random_state, item_ids)
+        return self.model_.predict_proba(X)[:, 1]
+
+    def explain(self, score, proba_row, classes):
+        if self.model_ is None:
+            return "Picked at random: nothing is labeled yet to compare with."
+        return f"Unlike the items labeled so far ({score:.0%} sure it is unlike them)."
+
+
+def make_ranker(name: str, random_state: int = 0) -> Ranker:
+    """Return an unfitted ranker by its registry name."""
+    if name not in RANKERS:
+        raise ValueError(f"Unknown ranker {name!r}; choose from {', '.join(RANKERS)}.")
+    return RANKERS[name](random_state)
+
+
+RANKERS = {
+    "random": lambda rs: RandomRanker(random_state=rs),
+    "least_confidence": lambda rs: UncertaintyRanker("least_confidence", random_state=rs),
+    "margin": lambda rs: UncertaintyRanker("margin", random_state=rs),
+    "entropy": lambda rs: UncertaintyRanker("entropy", random_state=rs),
+    "error": lambda rs: ErrorModelRanker(random_state=rs),
+    "novelty": lambda rs: NoveltyRanker(random_state=rs),
+}
 
 
 def top_k(scores: np.ndarray, k: int, random_state: int | np.random.Generator = 0) -> np.ndarray:
@@ -60,3 +266,133 @@ def top_k(scores: np.ndarray, k: int, random_state: int | np.random.Generator = 
     # lexsort sorts by the last key first: score descending, then the random tiebreak.
     order = np.lexsort((tiebreak, -np.asarray(scores, dtype=float)))
     return order[:k]
+
+
+# Mixing rankers into one queue.
+
+
+@dataclass(frozen=True)
+class Pick:
+    item_id: int
+    ranker: str
+    score: float
+
+
+def allocate(weights: dict[str, float], n: int) -> list[str]:
+    """Spread n slots over rankers by weight, interleaved (smooth weighted round-robin)."""
+    active = {name: w for name, w in weights.items() if w > 0}
+    if not active:
+        raise ValueError("At least one ranker needs a positive weight.")
+    total = sum(active.values())
+    credit = dict.fromkeys(active, 0.0)
+    slots = []
+    for _ in range(n):
+        for name, w in active.items():
+            credit[name] += w / total
+        best = max(credit, key=lambda name: (credit[name], name))
+        credit[best] -= 1.0
+        slots.append(best)
+    return slots
+
+
+def mix_queue(
+    ranked: dict[str, tuple[np.ndarray, np.ndarray]],
+    weights: dict[str, float],
+    size: int,
+    batch_size: int,
+    features: sp.csr_matrix | None = None,
+    feature_row: dict[int, int] | None = None,
+    duplicate_threshold: float = 0.9,
+) -> list[Pick]:
+    """Fill a queue of `size` items, batch by batch, from each ranker's best-first list.
+
+    Parameters
+    ----------
+    ranked : ranker name -> (item_ids, scores), each sorted best first
+    weights : ranker name -> share of each batch (normalized here)
+    features : L2-normalized feature rows of the candidates, to skip an item whose cosine
+        similarity to one already in its batch exceeds `duplicate_threshold`
+    feature_row : item id -> row of `features`
+
+    Returns
+    -------
+    picks in queue order, at most `size`, each item once, with the ranker that chose it.
+    """
+    cursors = dict.fromkeys(ranked, 0)
+    taken: set[int] = set()
+    queue: list[Pick] = []
+    usable = {name: w for name, w in weights.items() if name in ranked}
+    while len(queue) < size and usable:
+        batch_rows: list[int] = []
+        for name in allocate(usable, min(batch_size, size - len(queue))):
+            pick = _next_pick(
+                name, ranked, cursors, taken, batch_rows, features, feature_row, duplicate_threshold
+            )
+            if pick is None:
+                pick = _any_pick(
+                    ranked, cursors, taken, batch_rows, features, feature_row, duplicate_threshold
+                )
+            if pick is None:
+                return queue
+            queue.append(pick)
+        usable = {n: w for n, w in usable.items() if cursors[n] < len(ranked[n][0])}
+    return queue
+
+
+def _next_pick(name, ranked, cursors, taken, batch_rows, features, feature_row, threshold) -> Pick | None:
+    ids, scores = ranked[name]
+    while cursors[name] < len(ids):
+        i = cursors[name]
+        cursors[name] += 1
+        item_id = int(ids[i])
+        if item_id in taken:
+            continue
+        if features is not None and _is_duplicate(item_id, batch_rows, features, feature_row, threshold):
+            continue
+        taken.add(item_id)
+        if features is not None:
+            batch_rows.append(feature_row[item_id])
+        return Pick(item_id, name, float(scores[i]))
+    return None
+
+
+def _any_pick(ranked, cursors, taken, batch_rows, features, feature_row, threshold) -> Pick | None:
+    """A ranker ran dry: take the next item from whichever ranker still has one."""
+    for name in ranked:
+        pick = _next_pick(name, ranked, cursors, taken, batch_rows, features, feature_row, threshold)
+        if pick is not None:
+            return pick
+    return None
+
+
+def _is_duplicate(item_id, batch_rows, features, feature_row, threshold) -> bool:
+    if not batch_rows:
+        return False
+    similarity = features[batch_rows] @ features[feature_row[item_id]].T
+    return bool(similarity.max() > threshold)
+
+
+def bandit_weights(
+    rewards: dict[str, tuple[int, int]], rankers: Sequence[str], floor: float = 0.05
+) -> dict[str, float]:
+    """Weights that favour the rankers whose picks the model got wrong most often.
+
+    Parameters
+    ----------
+    rewards : ranker -> (wins, trials); a win is an item it picked whose human label
+        differed from the model's prediction (known the moment the label arrives)
+    floor : every ranker keeps at least this share, so a slow starter can still prove itself
+
+    Returns
+    -------
+    ranker -> weight, summing to 1: the posterior mean of a Beta(1, 1) win rate, sharpened
+    (squared) so that a clearly better ranker takes most of the batch.
+    """
+    means = {}
+    for name in rankers:
+        wins, trials = rewards.get(name, (0, 0))
+        means[name] = ((wins + 1) / (trials + 2)) ** 2
+    total = sum(means.values())
+    share = {name: m / total for name, m in means.items()}
+    k = len(share)
+    return {name: floor + (1 - floor * k) * s for name, s in share.items()}

@@ -1,0 +1,137 @@
+"""Everything fitted once per retrain to rank the pool, and the chunk-by-chunk scoring.
+
+numpy / scikit-learn only, no Django: the live system (learners/ranking.py) and the
+simulator (learners/simulation.py) both rank through `RankerSet`, so the simulator proves
+what production does.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import normalize
+
+from learners import sampling, training
+
+# Until every label has this many labeled pool examples, the queue is filled by the
+# novelty ranker (items unlike anything labeled): the classifier has too little to say.
+COLD_START_MIN_PER_LABEL = 2
+COLD_START_WEIGHTS = {"novelty": 1.0}
+# The default mix; see the README's simulator results for why.
+DEFAULT_WEIGHTS = {"margin": 0.8, "error": 0.1, "novelty": 0.1}
+
+
+def is_cold_start(labels: Sequence[str], label_names: Sequence[str], min_per_label: int) -> bool:
+    """True while some label has fewer than `min_per_label` labeled examples."""
+    values, counts = np.unique(np.asarray(labels, dtype=object), return_counts=True)
+    have = dict(zip(values, counts, strict=True))
+    return any(have.get(name, 0) < min_per_label for name in label_names)
+
+
+@dataclass
+class Candidates:
+    """The best items of each ranker seen so far, merged chunk by chunk."""
+
+    keep: int
+    ids: dict[str, np.ndarray] = field(default_factory=dict)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def add(self, ranker: str, ids: np.ndarray, scores: np.ndarray) -> None:
+        all_ids = np.concatenate([self.ids.get(ranker, np.zeros(0, np.int64)), ids])
+        all_scores = np.concatenate([self.scores.get(ranker, np.zeros(0)), scores])
+        best = sampling.top_k(all_scores, self.keep) if len(all_scores) else np.zeros(0, int)
+        self.ids[ranker], self.scores[ranker] = all_ids[best], all_scores[best]
+
+    def merge(self, other: "Candidates") -> None:
+        for ranker in other.ids:
+            self.add(ranker, other.ids[ranker], other.scores[ranker])
+
+    def ranked(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {r: (self.ids[r], self.scores[r]) for r in self.ids}
+
+    def all_ids(self) -> np.ndarray:
+        return np.unique(np.concatenate(list(self.ids.values()))) if self.ids else np.zeros(0, np.int64)
+
+
+@dataclass
+class RankerSet:
+    """The classifier (None in cold start), the featurizer and the fitted rankers."""
+
+    model: Pipeline | None
+    features: object  # the fitted feature step (the model's own when there is a model)
+    rankers: dict[str, sampling.Ranker]
+    weights: dict[str, float]
+    cold_start: bool
+
+    @property
+    def classes(self) -> np.ndarray:
+        return np.asarray(self.model.classes_ if self.model is not None else [], dtype=object)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self.features.transform(list(texts))
+
+    def score(
+        self, texts: Sequence[str], item_ids: Sequence[int]
+    ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """Score one chunk by every ranker: features and probabilities computed once."""
+        X = self.transform(texts)
+        proba = self.model.named_steps["classifier"].predict_proba(X) if self.model is not None else None
+        return {name: r.score(X, proba, item_ids) for name, r in self.rankers.items()}, proba
+
+    def score_into(self, candidates: Candidates, texts: Sequence[str], item_ids: np.ndarray) -> None:
+        scores, _ = self.score(texts, item_ids)
+        for name, values in scores.items():
+            candidates.add(name, item_ids, values)
+
+    def mix(self, candidates: Candidates, texts_by_id: dict[int, str], size: int, batch_size: int):
+        """The queue: weighted batches with no near-duplicates inside a batch."""
+        ids = candidates.all_ids()
+        features = normalize(self.transform([texts_by_id[int(i)] for i in ids])) if len(ids) else None
+        row = {int(item_id): r for r, item_id in enumerate(ids)}
+        return sampling.mix_queue(candidates.ranked(), self.weights, size, batch_size, features, row)
+
+
+def prepare_rankers(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    unlabeled_sample: Sequence[str],
+    label_names: Sequence[str],
+    weights: dict[str, float],
+    *,
+    model: Pipeline | None = None,
+    params: dict | None = None,
+    min_per_label: int = COLD_START_MIN_PER_LABEL,
+    random_state: int = 0,
+) -> RankerSet:
+    """Fit (or take) the classifier and fit every ranker the weights ask for.
+
+    `texts`/`labels` are the labeled pool only: no test item is ever passed here.
+    In cold start the queue comes from the novelty ranker, on features fitted to the
+    labeled and unlabeled pool texts (pool only, never test items).
+    """
+    cold = is_cold_start(labels, label_names, min_per_label)
+    if model is None:
+        try:
+            model = training.fit_pipeline(texts, labels, params, random_state=random_state)
+        except training.NotEnoughLabels:
+            model = None
+    if model is not None:
+        features = model.named_steps["features"]
+    else:
+        features = training.build_pipeline(params).named_steps["features"]
+        features.fit(list(texts) + list(unlabeled_sample))
+    use = COLD_START_WEIGHTS if cold or model is None else {n: w for n, w in weights.items() if w > 0}
+    X_labeled = features.transform(list(texts)) if len(texts) else sp.csr_matrix((0, 0))
+    X_unlabeled = features.transform(list(unlabeled_sample))
+    if X_labeled.shape[0] == 0:
+        X_labeled = sp.csr_matrix((0, X_unlabeled.shape[1]))
+    classifier = model.named_steps["classifier"] if model is not None else None
+    rankers = {
+        name: sampling.make_ranker(name, random_state).fit(
+            X_labeled, np.asarray(labels, dtype=object), X_unlabeled, classifier
+        )
+        for name in use
+    }
+    return RankerSet(model, features, rankers, dict(use), cold)
