@@ -169,8 +169,12 @@ SIFT_LEASE_SECONDS = env.int("SIFT_LEASE_SECONDS", default=10 * 60)
 SIFT_SKIP_COOLDOWN_SECONDS = env.int("SIFT_SKIP_COOLDOWN_SECONDS", default=30 * 60)
 # How many of the best-ranked items a retrain writes to the queue; items beyond it are
 # served in random order until the next retrain ranks them.
-SIFT_QUEUE_SIZE = env.int("SIFT_QUEUE_SIZE", default=20_000)
-SIFT_SCORE_CHUNK_SIZE = env.int("SIFT_SCORE_CHUNK_SIZE", default=20_000)
+SIFT_QUEUE_SIZE = env.int("SIFT_QUEUE_SIZE", default=2_000)
+# The queue is mixed batch by batch: each batch holds every ranker's share and no two
+# near-duplicate items.
+SIFT_BATCH_SIZE = env.int("SIFT_BATCH_SIZE", default=20)
+# Items scored per chunk; a pool of several chunks is scored by all workers in parallel.
+SIFT_SCORE_CHUNK_SIZE = env.int("SIFT_SCORE_CHUNK_SIZE", default=50_000)
 # A queued or running job older than this is taken to have lost its worker.
 SIFT_JOB_TIMEOUT_SECONDS = env.int("SIFT_JOB_TIMEOUT_SECONDS", default=2 * 60 * 60)
 

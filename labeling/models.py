@@ -35,7 +35,12 @@ class Project(models.Model):
     overlap = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
     )
+    # Ranker name -> share of each batch of the queue; empty: Sift's default mix.
     strategy_weights = models.JSONField(default=dict, blank=True)
+    # Let a bandit shift the weights toward the rankers whose picks the model gets wrong.
+    adaptive_mix = models.BooleanField(default=False)
+    # Until every label has this many labeled pool items, the queue favours novelty.
+    cold_start_min_per_label = models.PositiveSmallIntegerField(default=2)
     active_ranking = models.ForeignKey(
         "Ranking", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -168,6 +173,11 @@ class Annotation(models.Model):
     )
     suggestion_confidence = models.FloatField(null=True, blank=True)
     model_ref = models.CharField(max_length=64, blank=True)
+    # Which ranker served the item and what the model guessed: the adaptive mix's reward.
+    strategy = models.CharField(max_length=40, blank=True)
+    predicted_label = models.ForeignKey(
+        Label, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -213,6 +223,8 @@ class Lease(models.Model):
     score = models.FloatField(null=True)
     model_ref = models.CharField(max_length=64, blank=True)
     reason = models.CharField(max_length=300, blank=True)
+    # The model's guess, shown or not; the label that arrives tells whether it was wrong.
+    predicted_label = models.ForeignKey(Label, null=True, on_delete=models.CASCADE, related_name="+")
     suggested_label = models.ForeignKey(Label, null=True, on_delete=models.CASCADE, related_name="+")
     suggestion_confidence = models.FloatField(null=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -249,7 +261,9 @@ class Ranking(models.Model):
 class QueueEntry(models.Model):
     ranking = models.ForeignKey(Ranking, on_delete=models.CASCADE, related_name="entries")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="queue_entries")
-    position = models.PositiveIntegerField()
+    # Higher is served first. Floats, so that items scored on arrival can be slotted in
+    # between the ones a retrain ranked.
+    priority = models.FloatField()
     strategy = models.CharField(max_length=40)
     score = models.FloatField()
     suggested_label = models.ForeignKey(Label, null=True, on_delete=models.CASCADE, related_name="+")
@@ -260,10 +274,10 @@ class QueueEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["ranking", "item"], name="queue_unique_item"),
         ]
-        indexes = [models.Index(fields=["ranking", "position"], name="queue_position")]
+        indexes = [models.Index(fields=["ranking", "-priority"], name="queue_priority")]
 
     def __str__(self) -> str:
-        return f"#{self.position} {self.item_id} ({self.strategy} {self.score:.3f})"
+        return f"{self.item_id} at {self.priority:.3f} ({self.strategy} {self.score:.3f})"
 
 
 class DatasetVersion(models.Model):

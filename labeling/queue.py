@@ -114,7 +114,7 @@ def _sources(
         yield "test", _random_order(test, rng)
     if project.active_ranking_id is not None:
         ranked = pool.filter(queue_entries__ranking_id=project.active_ranking_id)
-        yield "ranked", [ranked.order_by("queue_entries__position")]
+        yield "ranked", [ranked.order_by("-queue_entries__priority")]
     yield "pool", _random_order(pool, rng)
     yield "test", _random_order(test, rng)
 
@@ -169,6 +169,7 @@ def _lease(item: Item, user: AbstractBaseUser, now: datetime, kind: str, project
             "score": entry.score if entry else None,
             "model_ref": entry.ranking.model_ref if entry else "",
             "reason": entry.reason if entry else RANDOM_REASON,
+            "predicted_label": entry.suggested_label if entry else None,
             # Never a suggestion on a test item: it would bias the labels that judge the model.
             "suggested_label": entry.suggested_label if entry and item.split == Split.POOL else None,
             "suggestion_confidence": entry.confidence if entry and item.split == Split.POOL else None,

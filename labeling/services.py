@@ -32,7 +32,7 @@ from labeling.models import (
     Split,
 )
 from labeling.resolution import Vote, resolve
-from labeling.signals import labels_added
+from labeling.signals import items_imported, labels_added
 
 # S, Z, F and ? are the labeling page's own keys (skip, undo, flag, help).
 LABEL_KEYS = [*"1234567890", *(c for c in string.ascii_lowercase if c not in "szf")]
@@ -97,6 +97,7 @@ def import_items(project: Project, user: AbstractBaseUser | None, data: bytes, f
         batch.pool = len(items) - batch.test
         batch.labeled = sum(row.label is not None for row in rows)
         batch.save(update_fields=["pool", "test", "labeled"])
+        items_imported.send(sender=Project, project=project, batch=batch)
         if batch.labeled:
             labels_added.send(sender=Project, project=project, count=batch.labeled)
     return batch
@@ -213,6 +214,8 @@ def save_annotation(
             suggested_label=lease.suggested_label if lease else None,
             suggestion_confidence=lease.suggestion_confidence if lease else None,
             model_ref=lease.model_ref if lease else "",
+            strategy=lease.strategy if lease else "",
+            predicted_label=lease.predicted_label if lease else None,
         )
         refresh_item_label(item)
         if lease is not None:

@@ -90,3 +90,21 @@ class ModelVersion(models.Model):
     @property
     def short_id(self) -> str:
         return self.id.hex[:8]
+
+
+class ScoreChunk(models.Model):
+    """One chunk's best candidates per ranker, written by the worker that scored it."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="score_chunks")
+    index = models.PositiveIntegerField()
+    payload = models.BinaryField()
+    seconds = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="score_chunk_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of job {self.job_id}"

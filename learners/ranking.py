@@ -1,22 +1,33 @@
-"""Score the unlabeled pool with a fitted model and write the result as a new ranking.
+"""Rank a project's unlabeled pool with the production rankers and write it as a queue.
 
-The pool is read in chunks of item ids, so memory stays bounded however large it is;
-only the best `SIFT_QUEUE_SIZE` candidates are kept and written. The new ranking is not
-served until `learners.services.activate` points the project at it.
+The pool is read in chunks of item ids, so memory stays bounded however large it is:
+each chunk keeps only its best candidates per ranker (`scoring.Candidates`). Chunks can
+be scored here, one after the other, or by several workers at once (learners.services).
+A new ranking is written beside the old one and only served once
+`learners.services.activate` points the project at it.
 """
 
-from collections.abc import Callable
+import io
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db.models import QuerySet
-from sklearn.pipeline import Pipeline
+from django.db import transaction
+from django.db.models import Max, Min, QuerySet
 
-from labeling.models import Item, Origin, Project, QueueEntry, Ranking, Split
-from learners import sampling, training
+from labeling.exports import iter_dataset_rows
+from labeling.models import Annotation, Item, Origin, Project, QueueEntry, Ranking, Split
+from labeling.services import get_label_watermark
+from learners import sampling, scoring, training
 from learners.models import ModelVersion
 
-STRATEGY = "margin"
+TEXT_BATCH = 5_000
+NOVELTY_SAMPLE = 20_000
+# The bandit looks at this many of the latest labels that a ranker served.
+BANDIT_WINDOW = 2_000
 
 
 def rankable_items(project: Project) -> QuerySet[Item]:
@@ -26,88 +37,260 @@ def rankable_items(project: Project) -> QuerySet[Item]:
     )
 
 
-def rank_pool(
-    project: Project,
-    model: Pipeline,
-    model_version: ModelVersion,
-    progress: Callable[[float], None] = lambda done: None,
-) -> Ranking:
-    """Score every rankable item by margin uncertainty and write the best as a ranking."""
-    items = rankable_items(project)
-    total = items.count()
-    classes = np.asarray(model.classes_, dtype=object)
-    best = _Best(settings.SIFT_QUEUE_SIZE)
-    done = 0
-    for ids, texts in _chunks(items, settings.SIFT_SCORE_CHUNK_SIZE):
-        proba = training.predict_proba(model, texts)
-        best.add(np.asarray(ids), sampling.margin(proba), proba)
-        done += len(ids)
-        progress(done / max(total, 1))
-    return _write_ranking(project, model_version, best, classes)
+def choose_weights(project: Project) -> tuple[dict[str, float], str]:
+    """The mix for the next ranking, and a sentence saying where it came from."""
+    if project.adaptive_mix:
+        rewards = _bandit_rewards(project)
+        weights = sampling.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
+        return weights, "adaptive: " + ", ".join(f"{n} {w:.0%}" for n, w in weights.items())
+    known = {n: float(w) for n, w in (project.strategy_weights or {}).items() if n in sampling.RANKERS}
+    if any(w > 0 for w in known.values()):
+        return known, "project weights"
+    return dict(scoring.DEFAULT_WEIGHTS), "default mix"
 
 
-def _chunks(items: QuerySet[Item], size: int):
+def _bandit_rewards(project: Project) -> dict[str, tuple[int, int]]:
+    served = (
+        Annotation.objects.filter(item__project=project, origin=Origin.HUMAN, predicted_label__isnull=False)
+        .exclude(strategy="")
+        .exclude(label__isnull=True)
+        .order_by("-pk")
+        .values_list("strategy", "label_id", "predicted_label_id")[:BANDIT_WINDOW]
+    )
+    rewards: dict[str, tuple[int, int]] = {}
+    for strategy, label_id, predicted_id in served:
+        wins, trials = rewards.get(strategy, (0, 0))
+        rewards[strategy] = (wins + int(label_id != predicted_id), trials + 1)
+    return rewards
+
+
+def prepare_rankers(project: Project, model, watermark: int | None = None) -> scoring.RankerSet:
+    """Fit the rankers on the project's labeled pool as of `watermark` (default: now)."""
+    watermark = get_label_watermark(project) if watermark is None else watermark
+    rows = list(iter_dataset_rows(project, watermark, split=Split.POOL))
+    weights, _ = choose_weights(project)
+    return scoring.prepare_rankers(
+        [r.text for r in rows],
+        [r.label for r in rows],
+        _unlabeled_sample(project),
+        list(project.labels.values_list("name", flat=True)),
+        weights,
+        model=model,
+        min_per_label=project.cold_start_min_per_label,
+        random_state=project.seed % 2**31,
+    )
+
+
+def _unlabeled_sample(project: Project) -> list[str]:
+    # rand_key is a per-item hash: a uniform sample without ORDER BY RANDOM().
+    start = random.Random(project.seed).random()
+    items = rankable_items(project).filter(rand_key__gte=start).order_by("rand_key")
+    texts = list(items.values_list("text", flat=True)[:NOVELTY_SAMPLE])
+    if len(texts) < NOVELTY_SAMPLE:
+        wrap = rankable_items(project).filter(rand_key__lt=start).order_by("rand_key")
+        texts += list(wrap.values_list("text", flat=True)[: NOVELTY_SAMPLE - len(texts)])
+    return texts
+
+
+def chunk_bounds(project: Project, size: int) -> list[tuple[int, int]]:
+    """Split the rankable items into id ranges of about `size` items each."""
+    bounds = rankable_items(project).aggregate(first=Min("pk"), last=Max("pk"))
+    if bounds["first"] is None:
+        return []
+    ids = rankable_items(project).order_by("pk").values_list("pk", flat=True)
+    cuts = [pk for i, pk in enumerate(ids.iterator(chunk_size=50_000)) if i % size == 0]
+    ends = [*[c - 1 for c in cuts[1:]], bounds["last"]]
+    return list(zip(cuts, ends, strict=True))
+
+
+def score_range(
+    project: Project, rankers: scoring.RankerSet, first: int, last: int, keep: int
+) -> scoring.Candidates:
+    """Score the rankable items with first <= id <= last; keep each ranker's best `keep`."""
+    candidates = scoring.Candidates(keep=keep)
+    for ids, texts in _texts(rankable_items(project).filter(pk__gte=first, pk__lte=last)):
+        rankers.score_into(candidates, texts, np.asarray(ids, dtype=np.int64))
+    return candidates
+
+
+def _texts(items: QuerySet[Item]) -> Iterator[tuple[list[int], list[str]]]:
     last = 0
     while True:
-        chunk = list(items.filter(pk__gt=last).order_by("pk").values_list("pk", "text")[:size])
-        if not chunk:
+        batch = list(items.filter(pk__gt=last).order_by("pk").values_list("pk", "text")[:TEXT_BATCH])
+        if not batch:
             return
-        last = chunk[-1][0]
-        yield [pk for pk, _ in chunk], [text for _, text in chunk]
+        last = batch[-1][0]
+        yield [pk for pk, _ in batch], [text for _, text in batch]
 
 
-class _Best:
-    """The k best-scored items seen so far, with their probabilities."""
-
-    def __init__(self, k: int):
-        self.k = k
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.scores = np.zeros(0)
-        self.proba: np.ndarray | None = None
-
-    def add(self, ids: np.ndarray, scores: np.ndarray, proba: np.ndarray) -> None:
-        ids = np.concatenate([self.ids, ids])
-        scores = np.concatenate([self.scores, scores])
-        proba = proba if self.proba is None else np.vstack([self.proba, proba])
-        keep = sampling.top_k(scores, self.k, random_state=0) if len(scores) else np.zeros(0, int)
-        self.ids, self.scores, self.proba = ids[keep], scores[keep], proba[keep]
-
-
-def _write_ranking(
-    project: Project, model_version: ModelVersion, best: _Best, classes: np.ndarray
+def write_ranking(
+    project: Project,
+    model_version: ModelVersion | None,
+    rankers: scoring.RankerSet,
+    candidates: scoring.Candidates,
+    bundle: dict | None = None,
 ) -> Ranking:
+    """Mix the candidates into a queue and write it as a new (not yet active) ranking."""
+    texts = dict(Item.objects.filter(pk__in=candidates.all_ids().tolist()).values_list("pk", "text"))
+    picks = rankers.mix(candidates, texts, settings.SIFT_QUEUE_SIZE, settings.SIFT_BATCH_SIZE)
+    proba = _proba(rankers, [texts[p.item_id] for p in picks])
     labels = {label.name: label for label in project.labels.all()}
+    _, origin = choose_weights(project)
     new = Ranking.objects.create(
         project=project,
-        model_ref=str(model_version.pk),
-        size=len(best.ids),
-        summary={"strategy": STRATEGY, "model": str(model_version.pk)},
+        model_ref=str(model_version.pk) if model_version else "",
+        size=len(picks),
+        summary={
+            "weights": rankers.weights,
+            "weights_from": "cold start" if rankers.cold_start else origin,
+            "counts": {name: sum(p.ranker == name for p in picks) for name in rankers.weights},
+            "bundle": bundle or {},
+        },
     )
-    entries = []
-    for position, (item_id, score, row) in enumerate(zip(best.ids, best.scores, best.proba, strict=True)):
-        top = np.argsort(row)[::-1][:2]
-        entries.append(
-            QueueEntry(
-                ranking=new,
-                item_id=int(item_id),
-                position=position,
-                strategy=STRATEGY,
-                score=float(score),
-                suggested_label=labels.get(classes[top[0]]),
-                confidence=float(row[top[0]]),
-                reason=_describe(classes, row, top),
-            )
-        )
+    entries = [
+        _entry(new, pick, len(picks) - i, rankers, None if proba is None else proba[i], labels)
+        for i, pick in enumerate(picks)
+    ]
     QueueEntry.objects.bulk_create(entries, batch_size=2000)
     return new
 
 
-def _describe(classes: np.ndarray, row: np.ndarray, top: np.ndarray) -> str:
-    if len(top) < 2:
-        return "The model ranked it first."
-    (a, b) = top
-    return f"The model is torn between “{classes[a]}” ({row[a]:.0%}) and “{classes[b]}” ({row[b]:.0%})."
+def _proba(rankers: scoring.RankerSet, texts: list[str]) -> np.ndarray | None:
+    if rankers.model is None or not texts:
+        return None
+    return rankers.model.named_steps["classifier"].predict_proba(rankers.transform(texts))
+
+
+def _entry(ranking, pick, priority, rankers, proba_row, labels) -> QueueEntry:
+    classes = rankers.classes
+    guess = None if proba_row is None else int(np.argmax(proba_row))
+    return QueueEntry(
+        ranking=ranking,
+        item_id=pick.item_id,
+        priority=float(priority),
+        strategy=pick.ranker,
+        score=pick.score,
+        suggested_label=None if guess is None else labels.get(classes[guess]),
+        confidence=None if guess is None else float(proba_row[guess]),
+        reason=rankers.rankers[pick.ranker].explain(pick.score, proba_row, classes)[:300],
+    )
+
+
+def rank_pool(
+    project: Project,
+    model,
+    model_version: ModelVersion | None,
+    progress: Callable[[float], None] = lambda done: None,
+) -> Ranking:
+    """Prepare the rankers and score every rankable item here, chunk after chunk."""
+    watermark = model_version.dataset_version.max_annotation_id if model_version else None
+    rankers = prepare_rankers(project, model, watermark)
+    bounds = chunk_bounds(project, settings.SIFT_SCORE_CHUNK_SIZE)
+    candidates = scoring.Candidates(keep=candidate_count())
+    for i, (first, last) in enumerate(bounds):
+        candidates.merge(score_range(project, rankers, first, last, candidates.keep))
+        progress((i + 1) / len(bounds))
+    return write_ranking(project, model_version, rankers, candidates, save_bundle(project, rankers))
+
+
+def candidate_count() -> int:
+    # Near-duplicates are passed over while mixing: keep some spare candidates per ranker.
+    return int(settings.SIFT_QUEUE_SIZE * 1.25) + 50
+
+
+def save_bundle(project: Project, rankers: scoring.RankerSet) -> dict:
+    """Save the fitted rankers so that workers (and items imported later) can score with them."""
+    path = Path(str(project.pk)) / f"rankers-{uuid.uuid4().hex}.joblib"
+    sha256 = training.save_artifact(rankers, settings.ARTIFACT_DIR / path)
+    return {"path": str(path), "sha256": sha256}
+
+
+def load_bundle(bundle: dict) -> scoring.RankerSet:
+    """Load fitted rankers, refusing a file whose sha256 changed since it was saved."""
+    return training.load_artifact(settings.ARTIFACT_DIR / bundle["path"], bundle["sha256"])
+
+
+def encode_candidates(candidates: scoring.Candidates) -> bytes:
+    buffer = io.BytesIO()
+    arrays = {f"ids:{r}": candidates.ids[r] for r in candidates.ids}
+    arrays |= {f"scores:{r}": candidates.scores[r] for r in candidates.scores}
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def decode_candidates(payload: bytes, keep: int) -> scoring.Candidates:
+    candidates = scoring.Candidates(keep=keep)
+    with np.load(io.BytesIO(bytes(payload))) as arrays:
+        for key in arrays.files:
+            kind, ranker = key.split(":", 1)
+            if kind == "ids":
+                candidates.ids[ranker] = arrays[key]
+                candidates.scores[ranker] = arrays[f"scores:{ranker}"]
+    return candidates
+
+
+def place_new_items(project: Project, items: QuerySet[Item]) -> int:
+    """Score items that arrived after the last retrain and slot them into the active ranking.
+
+    Each new item goes where it would have ranked among the entries of the ranker that
+    values it most, relative to what that ranker already queued.
+    """
+    ranking = project.active_ranking
+    if ranking is None or not ranking.summary.get("bundle"):
+        return 0
+    rankers = load_bundle(ranking.summary["bundle"])
+    labels = {label.name: label for label in project.labels.all()}
+    placed = 0
+    for ids, texts in _texts(items.filter(split=Split.POOL)):
+        scores, proba = rankers.score(texts, ids)
+        entries = _placements(ranking, rankers, ids, scores, proba, labels)
+        with transaction.atomic():
+            QueueEntry.objects.bulk_create(entries, ignore_conflicts=True)
+        placed += len(entries)
+    return placed
+
+
+def _placements(ranking, rankers, ids, scores, proba, labels) -> list[QueueEntry]:
+    queued = {
+        name: np.array(
+            ranking.entries.filter(strategy=name).order_by("-score").values_list("score", "priority")
+        ).reshape(-1, 2)
+        for name in rankers.rankers
+    }
+    floor = (ranking.entries.aggregate(m=Min("priority"))["m"] or 1.0) - 1.0
+    entries = []
+    for i, item_id in enumerate(ids):
+        # The ranker under which the item would stand nearest the top of what it queued.
+        _, name = min((_share(queued[name], values[i]), name) for name, values in scores.items())
+        table = queued[name]
+        position = int((table[:, 0] >= scores[name][i]).sum()) if len(table) else 0
+        pick = sampling.Pick(int(item_id), name, float(scores[name][i]))
+        priority = _slot(table, position, floor)
+        entries.append(_entry(ranking, pick, priority, rankers, None if proba is None else proba[i], labels))
+    return entries
+
+
+def _share(table: np.ndarray, score: float) -> float:
+    """The fraction of a ranker's queued entries that outscore `score` (1 when it queued none)."""
+    return float((table[:, 0] >= score).mean()) if len(table) else 1.0
+
+
+def _slot(table: np.ndarray, position: int, floor: float) -> float:
+    """A priority between the entries at `position - 1` and `position` of a ranker's list."""
+    if len(table) == 0:
+        return floor
+    if position == 0:
+        return float(table[0, 1] + 1.0)
+    if position == len(table):
+        return float(table[-1, 1] - 0.5)
+    return float((table[position - 1, 1] + table[position, 1]) / 2)
 
 
 def delete_stale_rankings(project: Project, keep: Ranking) -> None:
-    Ranking.objects.filter(project=project).exclude(pk=keep.pk).delete()
+    """Drop the rankings (and their ranker files) that the project no longer serves."""
+    stale = Ranking.objects.filter(project=project).exclude(pk=keep.pk)
+    for summary in stale.values_list("summary", flat=True):
+        path = (summary or {}).get("bundle", {}).get("path")
+        if path:
+            (settings.ARTIFACT_DIR / path).unlink(missing_ok=True)
+    stale.delete()

@@ -1,7 +1,7 @@
 from django.db import transaction
 from django.dispatch import receiver
 
-from labeling.signals import labels_added
+from labeling.signals import items_imported, labels_added
 from learners import services
 
 
@@ -10,3 +10,8 @@ def start_retrain_when_due(sender: type, project, count: int, **kwargs: object) 
     # After commit: counting labels must not lengthen the annotator's transaction, and a
     # rolled-back label must not count.
     transaction.on_commit(lambda: services.maybe_start_retrain(project.pk))
+
+
+@receiver(items_imported)
+def rank_imported_items(sender: type, project, batch, **kwargs: object) -> None:
+    transaction.on_commit(lambda: services.start_scoring_new_items(project, batch.pk))

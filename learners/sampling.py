@@ -310,66 +310,55 @@ def mix_queue(
     ----------
     ranked : ranker name -> (item_ids, scores), each sorted best first
     weights : ranker name -> share of each batch (normalized here)
-    features : L2-normalized feature rows of the candidates, to skip an item whose cosine
-        similarity to one already in its batch exceeds `duplicate_threshold`
+    features : L2-normalized feature rows of the candidates, to pass over an item whose
+        cosine similarity to one already in its batch exceeds `duplicate_threshold`
+        (it stays available for a later batch)
     feature_row : item id -> row of `features`
 
     Returns
     -------
     picks in queue order, at most `size`, each item once, with the ranker that chose it.
     """
-    cursors = dict.fromkeys(ranked, 0)
+    pending = {name: list(range(len(ids))) for name, (ids, _) in ranked.items()}
     taken: set[int] = set()
     queue: list[Pick] = []
-    usable = {name: w for name, w in weights.items() if name in ranked}
-    while len(queue) < size and usable:
-        batch_rows: list[int] = []
+    while len(queue) < size:
+        usable = {n: w for n, w in weights.items() if pending.get(n)}
+        if not usable:
+            return queue
+        batch: list[int] = []
         for name in allocate(usable, min(batch_size, size - len(queue))):
-            pick = _next_pick(
-                name, ranked, cursors, taken, batch_rows, features, feature_row, duplicate_threshold
-            )
-            if pick is None:
-                pick = _any_pick(
-                    ranked, cursors, taken, batch_rows, features, feature_row, duplicate_threshold
+            for candidate in (name, *pending):
+                pick = _take(
+                    candidate, ranked, pending, taken, batch, features, feature_row, duplicate_threshold
                 )
-            if pick is None:
-                return queue
-            queue.append(pick)
-        usable = {n: w for n, w in usable.items() if cursors[n] < len(ranked[n][0])}
+                if pick is not None:
+                    queue.append(pick)
+                    break
+        if not batch:
+            return queue  # every candidate left is taken already
     return queue
 
 
-def _next_pick(name, ranked, cursors, taken, batch_rows, features, feature_row, threshold) -> Pick | None:
+def _take(name, ranked, pending, taken, batch, features, feature_row, threshold) -> Pick | None:
+    """The ranker's best remaining item that is new and unlike the batch so far."""
     ids, scores = ranked[name]
-    while cursors[name] < len(ids):
-        i = cursors[name]
-        cursors[name] += 1
-        item_id = int(ids[i])
+    queue = pending[name]
+    i = 0
+    while i < len(queue):
+        item_id = int(ids[queue[i]])
         if item_id in taken:
+            queue.pop(i)
             continue
-        if features is not None and _is_duplicate(item_id, batch_rows, features, feature_row, threshold):
+        row = feature_row[item_id] if features is not None else None
+        if row is not None and batch and (features[batch] @ features[row].T).max() > threshold:
+            i += 1  # a near-duplicate of this batch: keep it for a later one
             continue
+        index = queue.pop(i)
         taken.add(item_id)
-        if features is not None:
-            batch_rows.append(feature_row[item_id])
-        return Pick(item_id, name, float(scores[i]))
+        batch.append(row if row is not None else item_id)
+        return Pick(item_id, name, float(scores[index]))
     return None
-
-
-def _any_pick(ranked, cursors, taken, batch_rows, features, feature_row, threshold) -> Pick | None:
-    """A ranker ran dry: take the next item from whichever ranker still has one."""
-    for name in ranked:
-        pick = _next_pick(name, ranked, cursors, taken, batch_rows, features, feature_row, threshold)
-        if pick is not None:
-            return pick
-    return None
-
-
-def _is_duplicate(item_id, batch_rows, features, feature_row, threshold) -> bool:
-    if not batch_rows:
-        return False
-    similarity = features[batch_rows] @ features[feature_row[item_id]].T
-    return bool(similarity.max() > threshold)
 
 
 def bandit_weights(

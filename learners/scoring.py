@@ -21,6 +21,8 @@ COLD_START_MIN_PER_LABEL = 2
 COLD_START_WEIGHTS = {"novelty": 1.0}
 # The default mix; see the README's simulator results for why.
 DEFAULT_WEIGHTS = {"margin": 0.8, "error": 0.1, "novelty": 0.1}
+# The rankers an adaptive mix chooses between.
+ADAPTIVE_ARMS = ("margin", "entropy", "error", "novelty")
 
 
 def is_cold_start(labels: Sequence[str], label_names: Sequence[str], min_per_label: int) -> bool:

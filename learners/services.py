@@ -1,20 +1,22 @@
 """Use cases of the learners app: start a retrain, run it, keep the queue ranked."""
 
+import functools
 import logging
 import time
 from datetime import timedelta
 from pathlib import Path
 
+from celery import group
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from labeling.exports import iter_dataset_rows
-from labeling.models import Annotation, Project, Split
+from labeling.models import Annotation, Item, Project, Ranking, Split
 from labeling.services import create_dataset_version
-from learners import ranking, tasks, training
-from learners.models import Job, ModelVersion
+from learners import ranking, scoring, tasks, training
+from learners.models import Job, ModelVersion, ScoreChunk
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +87,13 @@ def count_labels_since_last_retrain(project: Project) -> int:
     return Annotation.objects.filter(item__project=project, pk__gt=watermark, label__isnull=False).count()
 
 
-def run_retrain(job: Job) -> ModelVersion | None:
-    """Fit, evaluate, save and activate a model, then swap in its ranking of the pool.
+def run_retrain(job: Job) -> None:
+    """Fit, evaluate and save a model, fit the rankers, then score the pool.
 
-    A failure marks the job failed and leaves the previous model and ranking in place.
+    A pool of one chunk is scored here and the job ends; a larger one is split into
+    chunks that every worker scores in parallel (`score_chunk`), and the worker that
+    finishes the last chunk swaps the ranking in. A failure at any step marks the job
+    failed and leaves the previous model and ranking in place.
     """
     project = job.project
     _update_job(
@@ -99,41 +104,47 @@ def run_retrain(job: Job) -> ModelVersion | None:
         message="Fixing a dataset version.",
     )
     try:
-        model_version = _train_and_rank(job, project)
+        model, model_version = _train(job, project)
+        _update_job(job, progress=0.35, message="Fitting the rankers.")
+        rankers = ranking.prepare_rankers(project, model, job.params["watermark"])
+        bounds = ranking.chunk_bounds(project, settings.SIFT_SCORE_CHUNK_SIZE)
+        job.params |= {
+            "bundle": ranking.save_bundle(project, rankers),
+            "chunks": len(bounds),
+            "model_version": str(model_version.pk) if model_version else None,
+        }
+        _update_job(
+            job,
+            params=job.params,
+            progress=0.4,
+            message=f"Ranking {len(bounds)} chunk(s) of the unlabeled pool.",
+        )
+        if len(bounds) <= 1:
+            keep = ranking.candidate_count()
+            candidates = scoring.Candidates(keep=keep)
+            for first, last in bounds:
+                candidates.merge(ranking.score_range(project, rankers, first, last, keep))
+            _finish(job, model_version, rankers, candidates)
+        else:
+            chunks = [tasks.score_chunk.s(job.pk, i, first, last) for i, (first, last) in enumerate(bounds)]
+            transaction.on_commit(lambda: group(chunks).apply_async())
     except Exception as exc:
-        logger.exception("retrain job %s failed", job.pk)
-        _update_job(
-            job,
-            state=Job.State.FAILED,
-            finished_at=timezone.now(),
-            error=f"{type(exc).__name__}: {exc}",
-            message="Failed.",
-        )
-        ModelVersion.objects.filter(job=job, status=ModelVersion.Status.TRAINING).update(
-            status=ModelVersion.Status.FAILED
-        )
-        model_version = None
-    else:
-        _update_job(
-            job,
-            state=Job.State.SUCCEEDED,
-            finished_at=timezone.now(),
-            progress=1.0,
-            message=f"Model {model_version.short_id} is active.",
-            result={"model": str(model_version.pk), "metrics": _headline(model_version.metrics)},
-        )
-    transaction.on_commit(lambda: maybe_start_retrain(project.pk))
-    return model_version
+        _fail(job, exc)
 
 
-def _train_and_rank(job: Job, project: Project) -> ModelVersion:
+def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
+    """Fit on the labeled pool and evaluate on the labeled test set; (None, None) in cold start."""
     version = create_dataset_version(project, job.created_by, note=f"Retrain job {job.pk}")
     job.params["watermark"] = version.max_annotation_id
     _update_job(job, params=job.params)
     rows = list(iter_dataset_rows(project, version.max_annotation_id))
     train = [(r.text, r.label) for r in rows if r.split == Split.POOL]
     test = [(r.text, r.label) for r in rows if r.split == Split.TEST]
-    training.check_trainable([label for _, label in train])
+    try:
+        training.check_trainable([label for _, label in train])
+    except training.NotEnoughLabels as exc:
+        job.params["cold_start"] = str(exc)
+        return None, None
     model_version = ModelVersion.objects.create(
         project=project,
         job=job,
@@ -166,27 +177,148 @@ def _train_and_rank(job: Job, project: Project) -> ModelVersion:
         training_seconds=seconds,
     )
     model_version.refresh_from_db()
-    new_ranking = ranking.rank_pool(
-        project,
-        model,
-        model_version,
-        progress=lambda done: _update_job(
-            job, progress=0.4 + 0.55 * done, message="Ranking the unlabeled pool."
-        ),
+    return model, model_version
+
+
+def score_chunk(job: Job, index: int, first: int, last: int) -> None:
+    """Score one chunk of the pool for a running retrain; the last chunk finishes the job."""
+    if job.state != Job.State.RUNNING:
+        return
+    try:
+        rankers = _load_bundle(job.params["bundle"]["path"], job.params["bundle"]["sha256"])
+        started = time.monotonic()
+        candidates = ranking.score_range(job.project, rankers, first, last, ranking.candidate_count())
+        ScoreChunk.objects.update_or_create(
+            job=job,
+            index=index,
+            defaults={
+                "payload": ranking.encode_candidates(candidates),
+                "seconds": time.monotonic() - started,
+            },
+        )
+        if _claim_merge(job):
+            _merge(job, rankers)
+    except Exception as exc:
+        _fail(job, exc)
+
+
+def _claim_merge(job: Job) -> bool:
+    """Count finished chunks; True for exactly one caller, once all chunks are in."""
+    with transaction.atomic():
+        # The job row lock serializes the workers that finish chunks at the same moment.
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        done = ScoreChunk.objects.filter(job=job).count()
+        locked.progress = 0.4 + 0.5 * done / locked.params["chunks"]
+        locked.message = f"Scored {done} of {locked.params['chunks']} chunks."
+        claim = done == locked.params["chunks"] and not locked.params.get("merging")
+        if claim:
+            locked.params["merging"] = True
+        locked.save(update_fields=["progress", "message", "params"])
+    job.params = locked.params
+    return claim
+
+
+def _merge(job: Job, rankers: scoring.RankerSet) -> None:
+    keep = ranking.candidate_count()
+    candidates = scoring.Candidates(keep=keep)
+    for payload in ScoreChunk.objects.filter(job=job).order_by("index").values_list("payload", flat=True):
+        candidates.merge(ranking.decode_candidates(payload, keep))
+    model_version = (
+        ModelVersion.objects.get(pk=job.params["model_version"]) if job.params.get("model_version") else None
     )
+    _finish(job, model_version, rankers, candidates)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_bundle(path: str, sha256: str) -> scoring.RankerSet:
+    # Cached per worker process: a worker scoring several chunks loads the rankers once.
+    return ranking.load_bundle({"path": path, "sha256": sha256})
+
+
+def _finish(job: Job, model_version: ModelVersion | None, rankers: scoring.RankerSet, candidates) -> None:
+    project = job.project
+    _update_job(job, progress=0.95, message="Writing the new queue.")
+    new_ranking = ranking.write_ranking(project, model_version, rankers, candidates, job.params["bundle"])
     activate(model_version, new_ranking)
-    return model_version
+    ScoreChunk.objects.filter(job=job).delete()
+    if model_version is None:
+        message = f"Cold start: {job.params.get('cold_start') or 'some labels have too few examples'} "
+        message += "The queue favours items unlike anything labeled."
+        result = {"ranking": new_ranking.pk, "cold_start": True}
+    else:
+        message = f"Model {model_version.short_id} is active."
+        result = {
+            "model": str(model_version.pk),
+            "ranking": new_ranking.pk,
+            "metrics": _headline(model_version.metrics),
+        }
+    _update_job(
+        job,
+        state=Job.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress=1.0,
+        message=message[:500],
+        result=result,
+    )
+    transaction.on_commit(lambda: maybe_start_retrain(project.pk))
 
 
-def activate(model_version: ModelVersion, new_ranking) -> None:
-    """Make the model active and its ranking the queue, both at once."""
-    project = model_version.project
+def _fail(job: Job, exc: Exception) -> None:
+    logger.exception("retrain job %s failed", job.pk)
+    _update_job(
+        job,
+        state=Job.State.FAILED,
+        finished_at=timezone.now(),
+        error=f"{type(exc).__name__}: {exc}",
+        message="Failed.",
+    )
+    ModelVersion.objects.filter(job=job, is_active=False).update(status=ModelVersion.Status.FAILED)
+
+
+def activate(model_version: ModelVersion | None, new_ranking: Ranking) -> None:
+    """Make the model (if any) active and its ranking the queue, both at once."""
+    project = new_ranking.project
     with transaction.atomic():
         Project.objects.select_for_update().get(pk=project.pk)
-        ModelVersion.objects.filter(project=project, is_active=True).update(is_active=False)
-        ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True)
+        if model_version is not None:
+            ModelVersion.objects.filter(project=project, is_active=True).update(is_active=False)
+            ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True)
         Project.objects.filter(pk=project.pk).update(active_ranking=new_ranking)
     ranking.delete_stale_rankings(project, keep=new_ranking)
+
+
+def score_new_items(job: Job) -> None:
+    """Slot items imported after the last retrain into the active ranking."""
+    _update_job(job, state=Job.State.RUNNING, started_at=timezone.now(), message="Scoring new items.")
+    try:
+        project = Project.objects.select_related("active_ranking").get(pk=job.project_id)
+        items = Item.objects.filter(project=project, import_batch_id=job.params["import_batch"])
+        placed = ranking.place_new_items(project, items & ranking.rankable_items(project))
+    except Exception as exc:
+        _fail(job, exc)
+        return
+    _update_job(
+        job,
+        state=Job.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress=1.0,
+        message=f"Placed {placed} new items in the queue.",
+        result={"placed": placed},
+    )
+
+
+def start_scoring_new_items(project: Project, import_batch_id: int) -> Job | None:
+    """Queue a job that ranks newly imported items with the active rankers, if there are any."""
+    if project.active_ranking_id is None:
+        return None
+    job = Job.objects.create(
+        project=project,
+        kind=Job.Kind.SCORE,
+        params={"import_batch": import_batch_id},
+        message="Waiting for a worker.",
+    )
+    transaction.on_commit(lambda: tasks.score_new_items.delay(job.pk))
+    return job
 
 
 def _headline(metrics: dict) -> dict:

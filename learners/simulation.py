@@ -17,7 +17,6 @@ import numpy as np
 from learners import sampling, scoring, training
 
 ADAPTIVE = "adaptive"
-ADAPTIVE_ARMS = ("margin", "entropy", "error", "novelty")
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "error", "novelty", "mix", ADAPTIVE)
 
 
@@ -77,7 +76,7 @@ class Dataset:
     def split(cls, texts: Sequence[str], labels: Sequence[str], test_fraction: float, seed: int) -> "Dataset":
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(texts))
-        n_test = int(round(test_fraction * len(texts)))
+        n_test = round(test_fraction * len(texts))
         test, pool = order[:n_test], order[n_test:]
         labels = np.asarray(labels, dtype=object)
         return cls([texts[i] for i in pool], labels[pool], [texts[i] for i in test], labels[test])
@@ -135,12 +134,14 @@ def _cold_start(data: Dataset, batch: int, budget: int, params: dict | None, see
     return labeled, curve, seconds
 
 
-def _continue(run: Run, data: Dataset, labeled: list[int], batch: int, budget: int, params: dict | None) -> None:
+def _continue(
+    run: Run, data: Dataset, labeled: list[int], batch: int, budget: int, params: dict | None
+) -> None:
     rewards: dict[str, tuple[int, int]] = {}
     while True:
         weights = strategy_weights(run.strategy)
         if weights is None:
-            weights = sampling.bandit_weights(rewards, ADAPTIVE_ARMS)
+            weights = sampling.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
         started = time.monotonic()
         rankers = _prepare(data, labeled, weights, params, run.seed)
         size = min(batch, budget - len(labeled))

@@ -20,3 +20,20 @@ def retrain(job_id: int) -> None:
         logger.info("retrain job %s is %s already; not running it again", job_id, job.state)
         return
     services.run_retrain(job)
+
+
+@shared_task(acks_late=True)
+def score_chunk(job_id: int, index: int, first: int, last: int) -> None:
+    job = Job.objects.select_related("project").filter(pk=job_id).first()
+    if job is None:
+        logger.warning("scoring job %s no longer exists", job_id)
+        return
+    services.score_chunk(job, index, first, last)
+
+
+@shared_task(acks_late=True)
+def score_new_items(job_id: int) -> None:
+    job = Job.objects.select_related("project").filter(pk=job_id).first()
+    if job is None or job.state != Job.State.QUEUED:
+        return
+    services.score_new_items(job)

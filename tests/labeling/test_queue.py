@@ -21,7 +21,7 @@ def _rank(project, items, reason="because"):
         QueueEntry(
             ranking=ranking,
             item=item,
-            position=i,
+            priority=100 - i,
             strategy="margin",
             score=1 - i / 100,
             suggested_label=project.labels.first(),
