@@ -12,6 +12,7 @@ and an item too similar to one already in its batch is passed over.
 """
 
 import hashlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -164,7 +165,10 @@ class ErrorModelRanker(Ranker):
         # A cheap copy of the production classifier: the error model must fit inside the
         # retrain budget, and k folds multiply its cost.
         cheap = clone(classifier).set_params(max_iter=200, tol=1e-3)
-        proba = cross_val_predict(cheap, X_labeled, y, cv=folds, method="predict_proba")
+        with warnings.catch_warnings():
+            # Plain folds may miss a rare class; cross_val_predict still aligns the columns.
+            warnings.filterwarnings("ignore", "Number of classes in training fold", RuntimeWarning)
+            proba = cross_val_predict(cheap, X_labeled, y, cv=folds, method="predict_proba")
         classes = np.unique(y)
         wrong = (classes[proba.argmax(axis=1)] != y).astype(int)
         self.n_mistakes_ = int(wrong.sum())
@@ -268,6 +272,14 @@ def top_k(scores: np.ndarray, k: int, random_state: int | np.random.Generator = 
     return order[:k]
 
 
+def query(ranker: Ranker, X, proba: np.ndarray | None, item_ids: Sequence[int], k: int) -> np.ndarray:
+    """The k item ids a fitted ranker would have labeled next, best first."""
+    if len(item_ids) == 0:
+        raise EmptyPool("No unlabeled items are left to rank.")
+    scores = ranker.score(X, proba, item_ids)
+    return np.asarray(item_ids)[top_k(scores, k, ranker.random_state)]
+
+
 # Mixing rankers into one queue.
 
 
@@ -284,12 +296,14 @@ def allocate(weights: dict[str, float], n: int) -> list[str]:
     if not active:
         raise ValueError("At least one ranker needs a positive weight.")
     total = sum(active.values())
+    order = {name: i for i, name in enumerate(active)}
     credit = dict.fromkeys(active, 0.0)
     slots = []
     for _ in range(n):
         for name, w in active.items():
             credit[name] += w / total
-        best = max(credit, key=lambda name: (credit[name], name))
+        # Ties go to the ranker listed first, so the caller's order decides.
+        best = max(credit, key=lambda name: (credit[name], -order[name]))
         credit[best] -= 1.0
         slots.append(best)
     return slots
@@ -362,7 +376,7 @@ def _take(name, ranked, pending, taken, batch, features, feature_row, threshold)
 
 
 def bandit_weights(
-    rewards: dict[str, tuple[int, int]], rankers: Sequence[str], floor: float = 0.05
+    rewards: dict[str, tuple[int, int]], rankers: Sequence[str], floor: float = 0.05, prior: float = 10.0
 ) -> dict[str, float]:
     """Weights that favour the rankers whose picks the model got wrong most often.
 
@@ -371,17 +385,21 @@ def bandit_weights(
     rewards : ranker -> (wins, trials); a win is an item it picked whose human label
         differed from the model's prediction (known the moment the label arrives)
     floor : every ranker keeps at least this share, so a slow starter can still prove itself
+    prior : pseudo-trials at the pooled win rate, so a ranker with few trials is judged
+        by the others' average until its own evidence outweighs it
 
     Returns
     -------
-    ranker -> weight, summing to 1: the posterior mean of a Beta(1, 1) win rate, sharpened
-    (squared) so that a clearly better ranker takes most of the batch.
+    ranker -> weight, summing to 1: each ranker's shrunken win rate, squared so that a
+    clearly better ranker takes most of the batch.
     """
+    total_wins = sum(rewards.get(name, (0, 0))[0] for name in rankers)
+    total_trials = sum(rewards.get(name, (0, 0))[1] for name in rankers)
+    pooled = (total_wins + 1) / (total_trials + 2)
     means = {}
     for name in rankers:
         wins, trials = rewards.get(name, (0, 0))
-        means[name] = ((wins + 1) / (trials + 2)) ** 2
+        means[name] = ((wins + prior * pooled) / (trials + prior)) ** 2
     total = sum(means.values())
-    share = {name: m / total for name, m in means.items()}
-    k = len(share)
-    return {name: floor + (1 - floor * k) * s for name, s in share.items()}
+    k = len(means)
+    return {name: floor + (1 - floor * k) * m / total for name, m in means.items()}

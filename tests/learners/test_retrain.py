@@ -1,6 +1,7 @@
 """Retrain as a service: dataset version -> fit on pool -> evaluate on test -> rank -> swap."""
 
 import io
+import itertools
 from pathlib import Path
 from unittest import mock
 
@@ -55,7 +56,7 @@ def test_retrain_fits_evaluates_saves_and_swaps_in_a_ranking(labeled):
         scores = [e.score for e in entries.filter(strategy=strategy).order_by("-priority")]
         # Best first; an item passed over as a near-duplicate of its batch comes a batch later.
         assert scores[0] == max(scores)
-        inversions = sum(a < b for a, b in zip(scores, scores[1:], strict=False))
+        inversions = sum(a < b for a, b in itertools.pairwise(scores))
         assert inversions <= len(scores) // 4, f"{strategy} entries out of order"
     assert {e.strategy for e in entries} <= {"margin", "error", "novelty"}
     assert all(e.suggested_label is not None and 0.5 <= e.confidence <= 1 for e in entries)

@@ -1,0 +1,182 @@
+"""The live ranking: no test item in any fit, chunks scored in parallel, new items slotted in."""
+
+from unittest import mock
+
+import pytest
+
+from labeling import services as labeling_services
+from labeling.models import Annotation, Origin, QueueEntry, Split
+from learners import ranking, scoring, services
+from learners.models import Job, ScoreChunk
+from tests.factories import import_rows, make_review_rows
+
+
+def _run(project) -> Job:
+    job = services.start_retrain(project, enqueue=False)
+    services.run_retrain(job)
+    job.refresh_from_db()
+    return job
+
+
+def _rows(n: int, labeled: int, prefix: str = "r") -> list[dict]:
+    return [{**row, "id": f"{prefix}{row['id']}"} for row in make_review_rows(n, labeled=labeled)]
+
+
+@pytest.mark.parametrize("n_labeled", [1, 40], ids=["cold start", "with a model"])
+def test_no_test_item_reaches_any_fit(project, n_labeled):
+    rows = [
+        {**r, "text": f"{r['text']} token{i}"} for i, r in enumerate(make_review_rows(80, labeled=n_labeled))
+    ]
+    import_rows(project, rows)
+    test_texts = set(project.items.filter(split=Split.TEST).values_list("text", flat=True))
+    seen = {}
+    real = scoring.prepare_rankers
+
+    def spy(texts, labels, unlabeled_sample, *args, **kwargs):
+        seen.update(texts=list(texts), sample=list(unlabeled_sample))
+        return real(texts, labels, unlabeled_sample, *args, **kwargs)
+
+    with mock.patch.object(scoring, "prepare_rankers", spy):
+        assert _run(project).state == Job.State.SUCCEEDED
+
+    # Classifier, vectorizer, error model and novelty model are all fitted from these.
+    assert test_texts
+    assert seen["sample"]
+    assert not test_texts & set(seen["texts"])
+    assert not test_texts & set(seen["sample"])
+    project.refresh_from_db()
+    queued = project.active_ranking.entries.values_list("item__split", flat=True)
+    assert set(queued) == {Split.POOL}
+
+
+def test_a_large_pool_is_scored_in_chunks_and_swapped_in_by_the_last_one(
+    project, settings, django_capture_on_commit_callbacks
+):
+    import_rows(project, _rows(60, labeled=30))
+    first = _run(project)
+    settings.SIFT_SCORE_CHUNK_SIZE = 10
+    project.refresh_from_db()
+    old_ranking = project.active_ranking_id
+    import_rows(project, _rows(20, labeled=20, prefix="x"))
+
+    with mock.patch("learners.services.group") as group, django_capture_on_commit_callbacks(execute=True):
+        job = services.start_retrain(project, enqueue=False)
+        services.run_retrain(job)
+    job.refresh_from_db()
+    assert first.state == Job.State.SUCCEEDED
+    assert job.state == Job.State.RUNNING
+    chunks = job.params["chunks"]
+    assert chunks == 3
+    # Until every chunk is in, annotators are served from the old ranking.
+    project.refresh_from_db()
+    assert project.active_ranking_id == old_ranking
+
+    signatures = group.call_args.args[0]
+    for signature in reversed(signatures):  # any order
+        services.score_chunk(job, *signature.args[1:])
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED, job.error
+    project.refresh_from_db()
+    assert project.active_ranking_id != old_ranking
+    rankable = ranking.rankable_items(project).count()
+    assert project.active_ranking.entries.count() == rankable
+    assert not ScoreChunk.objects.exists()
+
+
+def test_a_failing_chunk_fails_the_job_and_keeps_the_old_ranking(
+    project, settings, django_capture_on_commit_callbacks
+):
+    import_rows(project, _rows(60, labeled=30))
+    _run(project)
+    settings.SIFT_SCORE_CHUNK_SIZE = 10
+    project.refresh_from_db()
+    old_ranking = project.active_ranking_id
+    with mock.patch("learners.services.group") as group, django_capture_on_commit_callbacks(execute=True):
+        job = services.start_retrain(project, enqueue=False)
+        services.run_retrain(job)
+    job.refresh_from_db()
+    job.params["bundle"]["sha256"] = "0" * 64  # the ranker file no longer matches
+    Job.objects.filter(pk=job.pk).update(params=job.params)
+    services.score_chunk(job, *group.call_args.args[0][0].args[1:])
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "ArtifactMismatch" in job.error
+    project.refresh_from_db()
+    assert project.active_ranking_id == old_ranking
+
+
+def test_items_imported_after_a_retrain_are_ranked_on_arrival(project, django_capture_on_commit_callbacks):
+    import_rows(project, _rows(60, labeled=30))
+    _run(project)
+    project.refresh_from_db()
+    before = project.active_ranking.entries.count()
+    with (
+        mock.patch("learners.tasks.score_new_items.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        import_rows(
+            project, [{"id": "n1", "text": "great service but rude staff"}, {"id": "n2", "text": "loved it"}]
+        )
+    job = Job.objects.get(kind=Job.Kind.SCORE)
+    delay.assert_called_once_with(job.pk)
+
+    services.score_new_items(job)
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED
+    new_pool = project.items.filter(external_id__in=["n1", "n2"], split=Split.POOL)
+    entries = QueueEntry.objects.filter(ranking=project.active_ranking, item__in=new_pool)
+    assert entries.count() == new_pool.count() == job.result["placed"]
+    assert project.active_ranking.entries.count() == before + new_pool.count()
+    assert all(e.reason and e.strategy in ("margin", "error", "novelty") for e in entries)
+
+
+def test_labels_that_arrive_during_a_retrain_start_the_next_one_when_it_ends(
+    project, annotator, django_capture_on_commit_callbacks
+):
+    project.retrain_every = 5
+    project.save()
+    import_rows(project, _rows(60, labeled=30))
+    label = project.labels.first()
+    real_bounds = ranking.chunk_bounds
+
+    def label_meanwhile(*args, **kwargs):
+        for item in project.items.filter(label__isnull=True)[:5]:
+            labeling_services.save_annotation(item, annotator, label)
+        assert services.maybe_start_retrain(project.pk) is None  # one is running
+        return real_bounds(*args, **kwargs)
+
+    with (
+        mock.patch("learners.tasks.retrain.delay") as delay,
+        mock.patch.object(ranking, "chunk_bounds", label_meanwhile),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        job = services.start_retrain(project, enqueue=False)
+        services.run_retrain(job)
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED
+    follow_up = Job.objects.get(kind=Job.Kind.RETRAIN, state=Job.State.QUEUED)
+    assert follow_up.params["trigger"] == "auto"
+    delay.assert_called_once_with(follow_up.pk)
+
+
+def test_adaptive_mix_weights_follow_where_the_model_was_wrong(project, annotator):
+    project.adaptive_mix = True
+    project.save()
+    import_rows(project, _rows(40, labeled=0))
+    positive, negative = project.labels.all()
+    items = list(project.items.all()[:20])
+    for i, item in enumerate(items):
+        strategy = "novelty" if i < 10 else "margin"
+        # The model guessed "positive" every time; novelty's picks were all negative.
+        Annotation.objects.create(
+            item=item,
+            user=annotator,
+            label=negative if i < 10 else positive,
+            origin=Origin.HUMAN,
+            strategy=strategy,
+            predicted_label=positive,
+        )
+    weights, origin = ranking.choose_weights(project)
+    assert origin.startswith("adaptive")
+    assert weights["novelty"] > weights["error"] > weights["margin"]
