@@ -41,8 +41,11 @@ class ParsedRow:
         return content_hash(self.text)
 
 
-def parse_upload(data: bytes, file_name: str, label_names: set[str]) -> list[ParsedRow]:
-    """Return the rows of a CSV or JSONL file, or raise ImportRejected naming every bad row."""
+def parse_upload(data: bytes, file_name: str, label_names: set[str] | None) -> list[ParsedRow]:
+    """Return the rows of a CSV or JSONL file, or raise ImportRejected naming every bad row.
+
+    `label_names=None` accepts any label (a file that defines its own labels).
+    """
     if not data.strip():
         raise ImportRejected("The file is empty.")
     if b"\x00" in data[:8192]:
@@ -149,7 +152,7 @@ def _read_jsonl(text: str) -> Iterator[tuple[int, dict]]:
         yield line, record
 
 
-def _check_record(line: int, record: dict, label_names: set[str]) -> ParsedRow:
+def _check_record(line: int, record: dict, label_names: set[str] | None) -> ParsedRow:
     if "__error__" in record:
         raise ValueError(record["__error__"])
     text = record.get("text")
@@ -181,13 +184,13 @@ def _check_id(value: object) -> str | None:
     return external_id
 
 
-def _check_label(value: object, label_names: set[str]) -> str | None:
+def _check_label(value: object, label_names: set[str] | None) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
         raise ValueError("'label' must be a string")
     label = value.strip()
-    if label not in label_names:
+    if label_names is not None and label not in label_names:
         allowed = ", ".join(sorted(label_names))
         raise ValueError(f"label {label!r} is not one of the project's labels ({allowed})")
     return label
