@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from labeling.access import get_project_for_user, visible_projects
 from learners import services
 from learners.models import Job, ModelVersion
-from learners.serializers import JobSerializer, ModelVersionSerializer
+from learners.serializers import JobSerializer, ModelVersionSerializer, SimulationSerializer
 
 
 @extend_schema(request=None, responses={202: dict, 409: dict})
@@ -46,3 +46,14 @@ def project_models(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk)
     versions = ModelVersion.objects.filter(project=project).select_related("dataset_version")
     return Response(ModelVersionSerializer(versions, many=True).data)
+
+
+@extend_schema(request=SimulationSerializer, responses={202: dict})
+@api_view(["POST"])
+def project_simulations(request: Request, pk: int) -> Response:
+    """Would active learning help here, and which strategy? Replays the project's labels."""
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    serializer = SimulationSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    job = services.start_simulation(project, request.user, serializer.validated_data)
+    return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)

@@ -6,5 +6,6 @@ urlpatterns = [
     path("projects/<int:pk>/retrain", api.project_retrain, name="api-project-retrain"),
     path("projects/<int:pk>/jobs", api.project_jobs, name="api-project-jobs"),
     path("projects/<int:pk>/models", api.project_models, name="api-project-models"),
+    path("projects/<int:pk>/simulations", api.project_simulations, name="api-project-simulations"),
     path("jobs/<int:pk>", api.job_detail, name="api-job"),
 ]

@@ -1,6 +1,8 @@
 from rest_framework import serializers
 
+from learners import simulation
 from learners.models import Job, ModelVersion
+from learners.services import SIMULATION_DEFAULTS
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -45,3 +47,20 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "sha256",
             "training_seconds",
         ]
+
+
+class SimulationSerializer(serializers.Serializer):
+    strategies = serializers.ListField(
+        child=serializers.ChoiceField(choices=simulation.STRATEGIES),
+        min_length=1,
+        default=lambda: list(SIMULATION_DEFAULTS["strategies"]),
+    )
+    seeds = serializers.IntegerField(min_value=1, max_value=5, default=SIMULATION_DEFAULTS["seeds"])
+    batch = serializers.IntegerField(min_value=1, max_value=500, default=SIMULATION_DEFAULTS["batch"])
+    budget = serializers.IntegerField(min_value=1, max_value=20_000, default=SIMULATION_DEFAULTS["budget"])
+    target = serializers.FloatField(min_value=0.5, max_value=1.0, default=SIMULATION_DEFAULTS["target"])
+
+    def validate(self, data: dict) -> dict:
+        if data["budget"] < data["batch"]:
+            raise serializers.ValidationError("The budget must be at least one batch.")
+        return data

@@ -37,3 +37,11 @@ def score_new_items(job_id: int) -> None:
     if job is None or job.state != Job.State.QUEUED:
         return
     services.score_new_items(job)
+
+
+@shared_task(acks_late=True)
+def simulate(job_id: int) -> None:
+    job = Job.objects.select_related("project").filter(pk=job_id).first()
+    if job is None or job.state != Job.State.QUEUED:
+        return
+    services.run_simulation(job)

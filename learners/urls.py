@@ -7,5 +7,7 @@ app_name = "learners"
 urlpatterns = [
     path("projects/<slug:slug>/models/", views.project_models, name="project-models"),
     path("projects/<slug:slug>/retrain", views.project_retrain, name="project-retrain"),
+    path("projects/<slug:slug>/simulate", views.project_simulate, name="project-simulate"),
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
+    path("jobs/<int:pk>/plot.svg", views.job_plot, name="job-plot"),
 ]

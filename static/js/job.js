@@ -24,7 +24,12 @@
     const result = await Sift.api("GET", "/api/v1/jobs/" + jobId);
     if (result.ok) {
       show(result.data);
-      if (result.data.state === "queued" || result.data.state === "running") setTimeout(poll, 700);
+      if (result.data.state === "queued" || result.data.state === "running") {
+        setTimeout(poll, 700);
+        box.dataset.wasRunning = "1";
+      } else if (box.dataset.wasRunning && result.data.kind === "simulate") {
+        window.location.reload();  // the results table and plot are drawn by the server
+      }
     }
   }
   poll();
