@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling.access import get_project_for_user, visible_projects
-from learners import services
+from learners import services, simulation_jobs
 from learners.models import Job, ModelVersion
 from learners.serializers import JobSerializer, ModelVersionSerializer, SimulationSerializer
 
@@ -55,5 +55,5 @@ def project_simulations(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
     serializer = SimulationSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    job = services.start_simulation(project, request.user, serializer.validated_data)
+    job = simulation_jobs.start_simulation(project, request.user, serializer.validated_data)
     return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)

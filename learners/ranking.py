@@ -21,7 +21,7 @@ from django.db.models import Max, Min, QuerySet
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Origin, Project, QueueEntry, Ranking, Split
 from labeling.services import get_label_watermark
-from learners import sampling, scoring, training
+from learners import mixing, sampling, scoring, training
 from learners.models import ModelVersion
 
 TEXT_BATCH = 5_000
@@ -41,7 +41,7 @@ def choose_weights(project: Project) -> tuple[dict[str, float], str]:
     """The mix for the next ranking, and a sentence saying where it came from."""
     if project.adaptive_mix:
         rewards = _bandit_rewards(project)
-        weights = sampling.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
+        weights = mixing.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
         return weights, "adaptive: " + ", ".join(f"{n} {w:.0%}" for n, w in weights.items())
     known = {n: float(w) for n, w in (project.strategy_weights or {}).items() if n in sampling.RANKERS}
     if any(w > 0 for w in known.values()):
@@ -264,7 +264,7 @@ def _placements(ranking, rankers, ids, scores, proba, labels) -> list[QueueEntry
         _, name = min((_share(queued[name], values[i]), name) for name, values in scores.items())
         table = queued[name]
         position = int((table[:, 0] >= scores[name][i]).sum()) if len(table) else 0
-        pick = sampling.Pick(int(item_id), name, float(scores[name][i]))
+        pick = mixing.Pick(int(item_id), name, float(scores[name][i]))
         priority = _slot(table, position, floor)
         entries.append(_entry(ranking, pick, priority, rankers, None if proba is None else proba[i], labels))
     return entries

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import normalize
 
-from learners import sampling, training
+from learners import mixing, sampling, training
 
 # Until every label has this many labeled pool examples, the queue is filled by the
 # novelty ranker (items unlike anything labeled): the classifier has too little to say.
@@ -92,7 +92,7 @@ class RankerSet:
         ids = candidates.all_ids()
         features = normalize(self.transform([texts_by_id[int(i)] for i in ids])) if len(ids) else None
         row = {int(item_id): r for r, item_id in enumerate(ids)}
-        return sampling.mix_queue(candidates.ranked(), self.weights, size, batch_size, features, row)
+        return mixing.mix_queue(candidates.ranked(), self.weights, size, batch_size, features, row)
 
 
 def prepare_rankers(

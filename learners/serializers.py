@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from learners import simulation
 from learners.models import Job, ModelVersion
-from learners.services import SIMULATION_DEFAULTS
+from learners.simulation_jobs import SIMULATION_DEFAULTS
 
 
 class JobSerializer(serializers.ModelSerializer):

@@ -6,7 +6,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 from celery import group
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,8 +14,9 @@ from django.utils import timezone
 
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Project, Ranking, Split
-from labeling.services import create_dataset_version, get_label_watermark
-from learners import curves, ranking, scoring, simulation, tasks, training
+from labeling.services import create_dataset_version
+from learners import ranking, scoring, tasks, training
+from learners.jobs import update_job
 from learners.models import Job, ModelVersion, ScoreChunk
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def run_retrain(job: Job) -> None:
     failed and leaves the previous model and ranking in place.
     """
     project = job.project
-    _update_job(
+    update_job(
         job,
         state=Job.State.RUNNING,
         started_at=timezone.now(),
@@ -106,7 +106,7 @@ def run_retrain(job: Job) -> None:
     )
     try:
         model, model_version = _train(job, project)
-        _update_job(job, progress=0.35, message="Fitting the rankers.")
+        update_job(job, progress=0.35, message="Fitting the rankers.")
         rankers = ranking.prepare_rankers(project, model, job.params["watermark"])
         bounds = ranking.chunk_bounds(project, settings.SIFT_SCORE_CHUNK_SIZE)
         job.params |= {
@@ -114,7 +114,7 @@ def run_retrain(job: Job) -> None:
             "chunks": len(bounds),
             "model_version": str(model_version.pk) if model_version else None,
         }
-        _update_job(
+        update_job(
             job,
             params=job.params,
             progress=0.4,
@@ -137,7 +137,7 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
     """Fit on the labeled pool and evaluate on the labeled test set; (None, None) in cold start."""
     version = create_dataset_version(project, job.created_by, note=f"Retrain job {job.pk}")
     job.params["watermark"] = version.max_annotation_id
-    _update_job(job, params=job.params)
+    update_job(job, params=job.params)
     rows = list(iter_dataset_rows(project, version.max_annotation_id))
     train = [(r.text, r.label) for r in rows if r.split == Split.POOL]
     test = [(r.text, r.label) for r in rows if r.split == Split.TEST]
@@ -155,7 +155,7 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
         train_size=len(train),
         test_size=len(test),
     )
-    _update_job(job, progress=0.1, message=f"Fitting on {len(train)} labeled pool items.")
+    update_job(job, progress=0.1, message=f"Fitting on {len(train)} labeled pool items.")
     started = time.monotonic()
     model = training.fit_pipeline(
         [t for t, _ in train],
@@ -164,7 +164,7 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
         random_state=project.seed % 2**31,
     )
     seconds = time.monotonic() - started
-    _update_job(job, progress=0.3, message=f"Evaluating on {len(test)} labeled test items.")
+    update_job(job, progress=0.3, message=f"Evaluating on {len(test)} labeled test items.")
     proba = training.predict_proba(model, [t for t, _ in test])
     metrics = training.evaluate([y for _, y in test], proba, model.classes_)
     path = Path(str(project.pk)) / f"{model_version.pk.hex}.joblib"
@@ -238,7 +238,7 @@ def _load_bundle(path: str, sha256: str) -> scoring.RankerSet:
 
 def _finish(job: Job, model_version: ModelVersion | None, rankers: scoring.RankerSet, candidates) -> None:
     project = job.project
-    _update_job(job, progress=0.95, message="Writing the new queue.")
+    update_job(job, progress=0.95, message="Writing the new queue.")
     new_ranking = ranking.write_ranking(project, model_version, rankers, candidates, job.params["bundle"])
     activate(model_version, new_ranking)
     ScoreChunk.objects.filter(job=job).delete()
@@ -253,7 +253,7 @@ def _finish(job: Job, model_version: ModelVersion | None, rankers: scoring.Ranke
             "ranking": new_ranking.pk,
             "metrics": _headline(model_version.metrics),
         }
-    _update_job(
+    update_job(
         job,
         state=Job.State.SUCCEEDED,
         finished_at=timezone.now(),
@@ -266,7 +266,7 @@ def _finish(job: Job, model_version: ModelVersion | None, rankers: scoring.Ranke
 
 def _fail(job: Job, exc: Exception) -> None:
     logger.exception("retrain job %s failed", job.pk)
-    _update_job(
+    update_job(
         job,
         state=Job.State.FAILED,
         finished_at=timezone.now(),
@@ -290,7 +290,7 @@ def activate(model_version: ModelVersion | None, new_ranking: Ranking) -> None:
 
 def score_new_items(job: Job) -> None:
     """Slot items imported after the last retrain into the active ranking."""
-    _update_job(job, state=Job.State.RUNNING, started_at=timezone.now(), message="Scoring new items.")
+    update_job(job, state=Job.State.RUNNING, started_at=timezone.now(), message="Scoring new items.")
     try:
         project = Project.objects.select_related("active_ranking").get(pk=job.project_id)
         items = Item.objects.filter(project=project, import_batch_id=job.params["import_batch"])
@@ -298,7 +298,7 @@ def score_new_items(job: Job) -> None:
     except Exception as exc:
         _fail(job, exc)
         return
-    _update_job(
+    update_job(
         job,
         state=Job.State.SUCCEEDED,
         finished_at=timezone.now(),
@@ -324,106 +324,3 @@ def start_scoring_new_items(project: Project, import_batch_id: int) -> Job | Non
 
 def _headline(metrics: dict) -> dict:
     return {k: metrics[k] for k in ("accuracy", "macro_f1", "n") if k in metrics}
-
-
-def _update_job(job: Job, **fields: object) -> None:
-    """Write job fields at once, outside any long transaction, so pages see progress."""
-    for name, value in fields.items():
-        setattr(job, name, value)
-    Job.objects.filter(pk=job.pk).update(**fields)
-
-
-SIMULATION_DEFAULTS = {
-    "strategies": ["random", "margin", "error", "novelty", "mix"],
-    "seeds": 2,
-    "batch": 20,
-    "budget": 1000,
-    "target": 0.95,
-}
-MIN_SIMULATION_TEST = 20
-
-
-def start_simulation(project: Project, user: AbstractBaseUser | None, params: dict) -> Job:
-    """Queue a simulation of the strategies on the project's own labeled data."""
-    job = Job.objects.create(
-        project=project,
-        kind=Job.Kind.SIMULATE,
-        created_by=user,
-        params={**SIMULATION_DEFAULTS, **params},
-        message="Waiting for a worker.",
-    )
-    transaction.on_commit(lambda: tasks.simulate.delay(job.pk))
-    return job
-
-
-def run_simulation(job: Job) -> None:
-    """Replay the project's labeled pool with an oracle, judged on its labeled test items."""
-    _update_job(job, state=Job.State.RUNNING, started_at=timezone.now(), message="Reading the labels.")
-    try:
-        data = _simulation_data(job.project)
-        p = job.params
-        budget = min(p["budget"], len(data.pool_texts))
-        runs = simulation.simulate(
-            data,
-            p["strategies"],
-            list(range(p["seeds"])),
-            p["batch"],
-            budget,
-            p["target"],
-            progress=lambda message, done: _update_job(job, progress=0.02 + 0.9 * done, message=message),
-        )
-        path = Path(str(job.project_id)) / f"simulation-{job.pk}.svg"
-        (settings.ARTIFACT_DIR / path).parent.mkdir(parents=True, exist_ok=True)
-        (settings.ARTIFACT_DIR / path).write_bytes(curves.plot_curves(runs, p["target"]))
-    except Exception as exc:
-        _fail(job, exc)
-        return
-    result = {
-        "table": simulation.summarize(runs),
-        "runs": [r.summary() for r in runs],
-        "plot": str(path),
-        "pool": len(data.pool_texts),
-        "test": len(data.test_texts),
-        "budget": budget,
-    }
-    _update_job(
-        job,
-        state=Job.State.SUCCEEDED,
-        finished_at=timezone.now(),
-        progress=1.0,
-        message=_simulation_verdict(result["table"], p["target"]),
-        result=result,
-    )
-
-
-def _simulation_data(project: Project) -> simulation.Dataset:
-    rows = list(iter_dataset_rows(project, get_label_watermark(project)))
-    pool = [r for r in rows if r.split == Split.POOL]
-    test = [r for r in rows if r.split == Split.TEST]
-    if len(test) < MIN_SIMULATION_TEST:
-        raise ValueError(
-            f"A simulation needs at least {MIN_SIMULATION_TEST} labeled test items to judge the "
-            f"strategies; this project has {len(test)}."
-        )
-    training.check_trainable([r.label for r in pool])
-    return simulation.Dataset(
-        [r.text for r in pool],
-        np.asarray([r.label for r in pool], dtype=object),
-        [r.text for r in test],
-        np.asarray([r.label for r in test], dtype=object),
-    )
-
-
-def _simulation_verdict(table: list[dict], target: float) -> str:
-    baseline = next((r["labels_to_target"] for r in table if r["strategy"] == "random"), None)
-    reached = [r for r in table if r["labels_to_target"] is not None]
-    if not reached:
-        return f"No strategy reached {target:.0%} of the full-data macro-F1 within the budget."
-    best = min(reached, key=lambda r: r["labels_to_target"])
-    if baseline is None:
-        return f"{best['strategy']} reached the target first, after {best['labels_to_target']:.0f} labels."
-    return (
-        f"{best['strategy']} reached {target:.0%} of the full-data macro-F1 after "
-        f"{best['labels_to_target']:.0f} labels; random needed {baseline:.0f} "
-        f"({best['labels_to_target'] / baseline:.2f}x)."
-    )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from learners import sampling, scoring, training
+from learners import mixing, sampling, scoring, training
 
 ADAPTIVE = "adaptive"
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "error", "novelty", "mix", ADAPTIVE)
@@ -141,7 +141,7 @@ def _continue(
     while True:
         weights = strategy_weights(run.strategy)
         if weights is None:
-            weights = sampling.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
+            weights = mixing.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
         started = time.monotonic()
         rankers = _prepare(data, labeled, weights, params, run.seed)
         size = min(batch, budget - len(labeled))
@@ -168,7 +168,7 @@ def _prepare(data: Dataset, labeled: list[int], weights: dict, params: dict | No
     )
 
 
-def _query(rankers: scoring.RankerSet, data: Dataset, labeled: list[int], size: int) -> list[sampling.Pick]:
+def _query(rankers: scoring.RankerSet, data: Dataset, labeled: list[int], size: int) -> list[mixing.Pick]:
     unlabeled = np.setdiff1d(np.arange(len(data.pool_texts)), labeled)
     if len(unlabeled) == 0:
         return []
@@ -178,7 +178,7 @@ def _query(rankers: scoring.RankerSet, data: Dataset, labeled: list[int], size: 
     return rankers.mix(candidates, texts, size, size)
 
 
-def _reward(rewards: dict, rankers: scoring.RankerSet, data: Dataset, picks: list[sampling.Pick]) -> None:
+def _reward(rewards: dict, rankers: scoring.RankerSet, data: Dataset, picks: list[mixing.Pick]) -> None:
     """Credit each ranker whose pick the model got wrong (its label disagrees with the guess)."""
     if rankers.model is None:
         return

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from learners import services
+from learners import services, simulation_jobs
 from learners.models import Job
 
 logger = logging.getLogger(__name__)
@@ -44,4 +44,4 @@ def simulate(job_id: int) -> None:
     job = Job.objects.select_related("project").filter(pk=job_id).first()
     if job is None or job.state != Job.State.QUEUED:
         return
-    services.run_simulation(job)
+    simulation_jobs.run_simulation(job)

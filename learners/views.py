@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling.access import get_project_for_user, is_project_admin, visible_projects
-from learners import services, simulation
+from learners import services, simulation, simulation_jobs
 from learners.models import Job, ModelVersion
 from learners.serializers import SimulationSerializer
 
@@ -23,7 +23,7 @@ def project_models(request: HttpRequest, slug: str) -> HttpResponse:
         "jobs": project.jobs.select_related("created_by")[:20],
         "is_admin": is_project_admin(request.user, project),
         "strategies": simulation.STRATEGIES,
-        "default_strategies": services.SIMULATION_DEFAULTS["strategies"],
+        "default_strategies": simulation_jobs.SIMULATION_DEFAULTS["strategies"],
     }
     return render(request, "learners/models.html", context)
 
@@ -62,7 +62,7 @@ def project_simulate(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("learners:project-models", slug=project.slug)
-    job = services.start_simulation(project, request.user, form.validated_data)
+    job = simulation_jobs.start_simulation(project, request.user, form.validated_data)
     return redirect("learners:job-detail", pk=job.pk)
 
 

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from learners import sampling
+from learners import mixing, sampling
 
 # Two features: [looks-like-a-past-mistake, which-class]. Rows 0-19 labeled.
 X_LABELED = sp.csr_matrix(np.array([[i % 5 == 0, i % 2] for i in range(20)], dtype=float))
@@ -117,13 +117,13 @@ def test_novelty_ranks_the_item_unlike_the_labeled_ones_first():
 
 
 def test_allocate_spreads_slots_by_weight_and_interleaves_them():
-    slots = sampling.allocate({"margin": 0.6, "error": 0.2, "novelty": 0.2}, 10)
+    slots = mixing.allocate({"margin": 0.6, "error": 0.2, "novelty": 0.2}, 10)
     assert slots.count("margin") == 6
     assert slots.count("error") == 2
     assert slots.count("novelty") == 2
     assert slots[:3].count("margin") <= 2
     with pytest.raises(ValueError, match="positive weight"):
-        sampling.allocate({"margin": 0.0}, 3)
+        mixing.allocate({"margin": 0.0}, 3)
 
 
 def test_mix_takes_each_item_once_and_no_near_duplicates_in_a_batch():
@@ -134,14 +134,14 @@ def test_mix_takes_each_item_once_and_no_near_duplicates_in_a_batch():
         "margin": (np.array([1, 2, 3, 4]), np.array([0.9, 0.8, 0.7, 0.6])),
         "novelty": (np.array([2, 4, 1, 3]), np.array([0.9, 0.8, 0.7, 0.6])),
     }
-    picks = sampling.mix_queue(ranked, {"margin": 0.5, "novelty": 0.5}, 4, 2, features, row)
+    picks = mixing.mix_queue(ranked, {"margin": 0.5, "novelty": 0.5}, 4, 2, features, row)
 
     ids = [p.item_id for p in picks]
     assert sorted(ids) == [1, 2, 3, 4]
     first_batch, second_batch = set(ids[:2]), set(ids[2:])
     assert not {1, 2} <= first_batch
     assert not {1, 2} <= second_batch
-    assert picks[0] == sampling.Pick(1, "margin", 0.9)
+    assert picks[0] == mixing.Pick(1, "margin", 0.9)
 
 
 def test_mix_fills_from_other_rankers_when_one_runs_dry():
@@ -149,15 +149,15 @@ def test_mix_fills_from_other_rankers_when_one_runs_dry():
         "margin": (np.array([1]), np.array([0.9])),
         "error": (np.array([2, 3, 4]), np.array([3.0, 2.0, 1.0])),
     }
-    picks = sampling.mix_queue(ranked, {"margin": 0.9, "error": 0.1}, 4, 4)
+    picks = mixing.mix_queue(ranked, {"margin": 0.9, "error": 0.1}, 4, 4)
     assert [p.item_id for p in picks] == [1, 2, 3, 4]
 
 
 def test_bandit_favours_the_ranker_whose_picks_the_model_got_wrong():
-    weights = sampling.bandit_weights(
+    weights = mixing.bandit_weights(
         {"margin": (40, 100), "novelty": (5, 100)}, ["margin", "novelty", "error"]
     )
     assert weights["margin"] > weights["error"] > weights["novelty"] >= 0.05
     assert sum(weights.values()) == pytest.approx(1.0)
-    uniform = sampling.bandit_weights({}, ["margin", "novelty"])
+    uniform = mixing.bandit_weights({}, ["margin", "novelty"])
     assert uniform == {"margin": pytest.approx(0.5), "novelty": pytest.approx(0.5)}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from learners import services, simulation
+from learners import simulation, simulation_jobs
 from learners.models import Job
 from tests.factories import BANKING77, api_client, import_rows, make_review_rows, read_banking77
 
@@ -149,7 +149,7 @@ def test_admin_runs_a_simulation_job_on_the_project_and_sees_table_and_plot(labe
     assert response.status_code == 202
     job = Job.objects.get(pk=response.json()["job"]["id"])
     assert job.kind == Job.Kind.SIMULATE
-    services.run_simulation(job)
+    simulation_jobs.run_simulation(job)
     job.refresh_from_db()
 
     assert job.state == Job.State.SUCCEEDED, job.error
@@ -166,8 +166,8 @@ def test_admin_runs_a_simulation_job_on_the_project_and_sees_table_and_plot(labe
 
 def test_a_simulation_needs_enough_labeled_test_items(project, owner):
     import_rows(project, make_review_rows(30, labeled=30))
-    job = services.start_simulation(project, owner, {"seeds": 1})
-    services.run_simulation(job)
+    job = simulation_jobs.start_simulation(project, owner, {"seeds": 1})
+    simulation_jobs.run_simulation(job)
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
     assert "needs at least 20 labeled test items" in job.error

@@ -1,0 +1,125 @@
+"""Simulation jobs: replay a project's own labels with an oracle, as a background job."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from labeling.exports import iter_dataset_rows
+from labeling.models import Project, Split
+from labeling.services import get_label_watermark
+from learners import curves, simulation, tasks, training
+from learners.jobs import update_job
+from learners.models import Job
+
+logger = logging.getLogger(__name__)
+
+SIMULATION_DEFAULTS = {
+    "strategies": ["random", "margin", "error", "novelty", "mix"],
+    "seeds": 2,
+    "batch": 20,
+    "budget": 1000,
+    "target": 0.95,
+}
+MIN_SIMULATION_TEST = 20
+
+
+def start_simulation(project: Project, user: AbstractBaseUser | None, params: dict) -> Job:
+    """Queue a simulation of the strategies on the project's own labeled data."""
+    job = Job.objects.create(
+        project=project,
+        kind=Job.Kind.SIMULATE,
+        created_by=user,
+        params={**SIMULATION_DEFAULTS, **params},
+        message="Waiting for a worker.",
+    )
+    transaction.on_commit(lambda: tasks.simulate.delay(job.pk))
+    return job
+
+
+def run_simulation(job: Job) -> None:
+    """Replay the project's labeled pool with an oracle, judged on its labeled test items."""
+    update_job(job, state=Job.State.RUNNING, started_at=timezone.now(), message="Reading the labels.")
+    try:
+        data = _simulation_data(job.project)
+        p = job.params
+        budget = min(p["budget"], len(data.pool_texts))
+        runs = simulation.simulate(
+            data,
+            p["strategies"],
+            list(range(p["seeds"])),
+            p["batch"],
+            budget,
+            p["target"],
+            progress=lambda message, done: update_job(job, progress=0.02 + 0.9 * done, message=message),
+        )
+        path = Path(str(job.project_id)) / f"simulation-{job.pk}.svg"
+        (settings.ARTIFACT_DIR / path).parent.mkdir(parents=True, exist_ok=True)
+        (settings.ARTIFACT_DIR / path).write_bytes(curves.plot_curves(runs, p["target"]))
+    except Exception as exc:
+        fail_simulation(job, exc)
+        return
+    result = {
+        "table": simulation.summarize(runs),
+        "runs": [r.summary() for r in runs],
+        "plot": str(path),
+        "pool": len(data.pool_texts),
+        "test": len(data.test_texts),
+        "budget": budget,
+    }
+    update_job(
+        job,
+        state=Job.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress=1.0,
+        message=_simulation_verdict(result["table"], p["target"]),
+        result=result,
+    )
+
+
+def _simulation_data(project: Project) -> simulation.Dataset:
+    rows = list(iter_dataset_rows(project, get_label_watermark(project)))
+    pool = [r for r in rows if r.split == Split.POOL]
+    test = [r for r in rows if r.split == Split.TEST]
+    if len(test) < MIN_SIMULATION_TEST:
+        raise ValueError(
+            f"A simulation needs at least {MIN_SIMULATION_TEST} labeled test items to judge the "
+            f"strategies; this project has {len(test)}."
+        )
+    training.check_trainable([r.label for r in pool])
+    return simulation.Dataset(
+        [r.text for r in pool],
+        np.asarray([r.label for r in pool], dtype=object),
+        [r.text for r in test],
+        np.asarray([r.label for r in test], dtype=object),
+    )
+
+
+def _simulation_verdict(table: list[dict], target: float) -> str:
+    baseline = next((r["labels_to_target"] for r in table if r["strategy"] == "random"), None)
+    reached = [r for r in table if r["labels_to_target"] is not None]
+    if not reached:
+        return f"No strategy reached {target:.0%} of the full-data macro-F1 within the budget."
+    best = min(reached, key=lambda r: r["labels_to_target"])
+    if baseline is None:
+        return f"{best['strategy']} reached the target first, after {best['labels_to_target']:.0f} labels."
+    return (
+        f"{best['strategy']} reached {target:.0%} of the full-data macro-F1 after "
+        f"{best['labels_to_target']:.0f} labels; random needed {baseline:.0f} "
+        f"({best['labels_to_target'] / baseline:.2f}x)."
+    )
+
+
+def fail_simulation(job: Job, exc: Exception) -> None:
+    logger.exception("simulation job %s failed", job.pk)
+    update_job(
+        job,
+        state=Job.State.FAILED,
+        finished_at=timezone.now(),
+        error=f"{type(exc).__name__}: {exc}",
+        message="Failed.",
+    )
