@@ -74,6 +74,8 @@ class Ranker(BaseEstimator):
 
     name: ClassVar[str]
     needs_model: ClassVar[bool] = True
+    # Whether `fit` uses the unlabeled sample (transforming it costs as much as scoring).
+    needs_unlabeled: ClassVar[bool] = False
     description: ClassVar[str]
 
     def fit(self, X_labeled, y_labeled, X_unlabeled, classifier=None) -> "Ranker":
@@ -209,6 +211,7 @@ class NoveltyRanker(Ranker):
 
     name = "novelty"
     needs_model = False
+    needs_unlabeled = True
     description = "Unlike anything labeled so far."
 
     def __init__(self, max_unlabeled: int = 20_000, random_state: int = 0):

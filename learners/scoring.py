@@ -125,15 +125,13 @@ def prepare_rankers(
         features = training.build_pipeline(params).named_steps["features"]
         features.fit(list(texts) + list(unlabeled_sample))
     use = COLD_START_WEIGHTS if cold or model is None else {n: w for n, w in weights.items() if w > 0}
-    X_labeled = features.transform(list(texts)) if len(texts) else sp.csr_matrix((0, 0))
-    X_unlabeled = features.transform(list(unlabeled_sample))
-    if X_labeled.shape[0] == 0:
-        X_labeled = sp.csr_matrix((0, X_unlabeled.shape[1]))
+    rankers = {name: sampling.make_ranker(name, random_state) for name in use}
+    X_labeled = features.transform(list(texts))
+    X_unlabeled = None
+    if any(r.needs_unlabeled for r in rankers.values()):
+        X_unlabeled = features.transform(list(unlabeled_sample))
     classifier = model.named_steps["classifier"] if model is not None else None
-    rankers = {
-        name: sampling.make_ranker(name, random_state).fit(
-            X_labeled, np.asarray(labels, dtype=object), X_unlabeled, classifier
-        )
-        for name in use
-    }
+    y = np.asarray(labels, dtype=object)
+    for ranker in rankers.values():
+        ranker.fit(X_labeled, y, X_unlabeled, classifier)
     return RankerSet(model, features, rankers, dict(use), cold)
