@@ -126,12 +126,18 @@ def prepare_rankers(
         features.fit(list(texts) + list(unlabeled_sample))
     use = COLD_START_WEIGHTS if cold or model is None else {n: w for n, w in weights.items() if w > 0}
     rankers = {name: sampling.make_ranker(name, random_state) for name in use}
-    X_labeled = features.transform(list(texts))
+    X_labeled = _transform(features, texts)
     X_unlabeled = None
     if any(r.needs_unlabeled for r in rankers.values()):
-        X_unlabeled = features.transform(list(unlabeled_sample))
+        X_unlabeled = _transform(features, unlabeled_sample)
     classifier = model.named_steps["classifier"] if model is not None else None
     y = np.asarray(labels, dtype=object)
     for ranker in rankers.values():
         ranker.fit(X_labeled, y, X_unlabeled, classifier)
     return RankerSet(model, features, rankers, dict(use), cold)
+
+
+def _transform(features, texts: Sequence[str]) -> sp.csr_matrix:
+    if len(texts) == 0:  # scikit-learn refuses to transform nothing
+        return sp.csr_matrix((0, len(features.get_feature_names_out())))
+    return features.transform(list(texts))

@@ -161,3 +161,16 @@ def test_bandit_favours_the_ranker_whose_picks_the_model_got_wrong():
     assert sum(weights.values()) == pytest.approx(1.0)
     uniform = mixing.bandit_weights({}, ["margin", "novelty"])
     assert uniform == {"margin": pytest.approx(0.5), "novelty": pytest.approx(0.5)}
+
+
+def test_rankers_can_be_prepared_before_anything_is_labeled():
+    from learners import scoring
+
+    pool = ["card arrived late", "exchange rate is bad", "top up failed", "lost my card"]
+    rankers = scoring.prepare_rankers([], [], pool, ["a", "b"], {"margin": 1.0})
+    assert rankers.cold_start
+    assert rankers.model is None
+    scores, proba = rankers.score(pool, [1, 2, 3, 4])
+    assert proba is None
+    assert set(scores) == {"novelty"}
+    assert len(scores["novelty"]) == 4
