@@ -8,6 +8,7 @@ checked before every load.
 import hashlib
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -77,7 +78,11 @@ def fit_pipeline(
 ) -> Pipeline:
     """Fit the pipeline on labeled pool texts. Every transform sees only these texts."""
     check_trainable(labels)
-    return build_pipeline(params, random_state).fit(list(texts), np.asarray(labels, dtype=object))
+    with warnings.catch_warnings():
+        # Early in active learning most classes have one or two examples; scikit-learn
+        # then wonders whether y is a regression target. It is not.
+        warnings.filterwarnings("ignore", "The number of unique classes is greater than 50%", UserWarning)
+        return build_pipeline(params, random_state).fit(list(texts), np.asarray(labels, dtype=object))
 
 
 def predict_proba(model: Pipeline, texts: Sequence[str]) -> np.ndarray:
