@@ -55,7 +55,16 @@ def test_csv_export_has_the_columns_and_one_row_per_labeled_item(labeled, owner)
     data = _api_export(owner, labeled, "csv")
 
     assert data.decode().splitlines()[0] == ",".join(EXPORT_COLUMNS)
-    assert EXPORT_COLUMNS == ["id", "text", "label", "split", "labeled_by", "labeled_at", "annotations", "meta"]
+    assert EXPORT_COLUMNS == [
+        "id",
+        "text",
+        "label",
+        "split",
+        "labeled_by",
+        "labeled_at",
+        "annotations",
+        "meta",
+    ]
     rows = {row["id"]: row for row in _csv_rows(data)}
     assert set(rows) == {"imported", "by-hand"}
     assert rows["imported"]["label"] == "positive"

@@ -88,10 +88,18 @@ ENDPOINTS = [
         201,
         {"username": "newcomer"},
     ),
-    Endpoint("api imports", "api", "POST", "/api/v1/projects/{pk}/imports", "project admin", 201, upload=True),
+    Endpoint(
+        "api imports", "api", "POST", "/api/v1/projects/{pk}/imports", "project admin", 201, upload=True
+    ),
     Endpoint("api next", "api", "GET", "/api/v1/projects/{pk}/next", "member", 200),
     Endpoint(
-        "api annotations", "api", "POST", "/api/v1/items/{item}/annotations", "member", 201, {"label": "positive"}
+        "api annotations",
+        "api",
+        "POST",
+        "/api/v1/items/{item}/annotations",
+        "member",
+        201,
+        {"label": "positive"},
     ),
     Endpoint("api skip", "api", "POST", "/api/v1/items/{item}/skip", "member", 201),
     Endpoint("api stats", "api", "GET", "/api/v1/projects/{pk}/stats", "member", 200),
@@ -254,7 +262,9 @@ def test_session_api_posts_with_the_page_csrf_token_are_accepted(annotator, proj
     # What static/js/sift.js sends: the token from the page's <meta name="csrf-token">.
     token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.content.decode()).group(1)
     url = f"/api/v1/items/{items[0].pk}/annotations"
-    response = client.post(url, {"label": "positive"}, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    response = client.post(
+        url, {"label": "positive"}, content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
 
     assert response.status_code == 201
     assert Annotation.objects.filter(item=items[0], user=annotator).count() == 1
