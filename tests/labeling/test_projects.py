@@ -109,3 +109,9 @@ def test_a_wrong_method_is_a_json_405(owner, items, method, url):
 
     assert response.status_code == 405
     assert response.json() == {"error": f'Method "{method.upper()}" not allowed.'}
+
+
+def test_an_unknown_api_url_is_a_json_404(owner):
+    response = api_client(owner).get("/api/v1/projects/1/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {"error": "There is no API endpoint '/api/v1/projects/1/nothing-here'."}
