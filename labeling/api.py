@@ -88,7 +88,7 @@ def project_next(request: Request, pk: int) -> Response:
     return Response(serialize_served(served))
 
 
-@extend_schema(request=AnnotationSerializer, responses={201: dict})
+@extend_schema(request=AnnotationSerializer, responses={200: dict, 201: dict, 409: dict})
 @api_view(["POST"])
 @parser_classes([JSONParser, FormParser])
 def item_annotations(request: Request, pk: int) -> Response:
@@ -96,13 +96,16 @@ def item_annotations(request: Request, pk: int) -> Response:
     serializer = AnnotationSerializer(data=request.data, context={"item": item})
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    annotation, created = services.save_annotation(
-        item,
-        request.user,
-        data["label"],
-        duration_ms=data.get("duration_ms"),
-        client_id=data.get("client_id"),
-    )
+    try:
+        annotation, created = services.save_annotation(
+            item,
+            request.user,
+            data["label"],
+            duration_ms=data.get("duration_ms"),
+            client_id=data.get("client_id"),
+        )
+    except services.ClientIdReused as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
     body = {
         "id": annotation.pk,
         "item": item.pk,

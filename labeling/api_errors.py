@@ -1,5 +1,6 @@
 """Every API error is JSON {"error": "..."} with the right status."""
 
+from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -24,3 +25,8 @@ def _first_message(detail: object, field: str = "") -> str:
     if isinstance(detail, list) and detail:
         return _first_message(detail[0], field)
     return f"{field}: {detail}" if field else str(detail)
+
+
+def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
+    """An unknown /api/v1/ URL: a JSON 404 like every other API error, not Django's HTML page."""
+    return JsonResponse({"error": f"There is no API endpoint {request.path!r}."}, status=404)

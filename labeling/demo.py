@@ -58,9 +58,9 @@ def read_tweets(archive: Path) -> list[tuple[str, float, str]]:
 
 
 def demo_jsonl(tweets: list[tuple[str, float, str]], n_labeled: int, seed: int = 7) -> bytes:
-    """One JSONL file: every non-neutral tweet, `n_labeled` of them with their label."""
+    """One JSONL file: every non-neutral tweet, `n_labeled` of them (at most all) with their label."""
     rated = [(tid, score, text) for tid, score, text in tweets if score != 0]
-    labeled = set(random.Random(seed).sample(range(len(rated)), n_labeled))
+    labeled = set(random.Random(seed).sample(range(len(rated)), min(n_labeled, len(rated))))
     lines = []
     for i, (tid, score, text) in enumerate(rated):
         row = {"id": f"tweet-{tid}", "text": text}

@@ -73,7 +73,7 @@ def parse_upload(data: bytes, file_name: str, label_names: set[str] | None) -> l
 
 
 def import_summary(n_errors: int) -> str:
-    rows = "row has a problem" if n_errors == 1 else f"{n_errors} rows have problems"
+    rows = "1 row has a problem" if n_errors == 1 else f"{n_errors} rows have problems"
     return f"{rows}; nothing was imported."
 
 

@@ -182,6 +182,11 @@ def _new_item(project: Project, batch: ImportBatch, row: ParsedRow, labels: dict
     )
 
 
+class ClientIdReused(Exception):
+    def __init__(self, client_id: uuid.UUID, item_id: int):
+        super().__init__(f"client_id {client_id} was already used for a label of item {item_id}.")
+
+
 def save_annotation(
     item: Item,
     user: AbstractBaseUser,
@@ -194,15 +199,20 @@ def save_annotation(
     """Record a label (None: take the user's label back); return it and whether it is new.
 
     A repeated `client_id` returns the first annotation: a retried submit counts once.
+    Raises ClientIdReused when the `client_id` already labeled another item.
     """
     with transaction.atomic():
-        if client_id is not None:
-            existing = Annotation.objects.filter(user=user, client_id=client_id).first()
-            if existing is not None:
-                return existing, False
         # Lock the item: its resolved label is recomputed from all of its annotations,
         # and two annotators labeling it at once must not both base it on a stale set.
+        # The lock comes before the client_id check so that a double submit (two requests
+        # with one client_id at once) is serialized here instead of racing to the insert.
         item = Item.objects.select_for_update().get(pk=item.pk)
+        if client_id is not None:
+            existing = Annotation.objects.filter(user=user, client_id=client_id).first()
+            if existing is not None and existing.item_id != item.pk:
+                raise ClientIdReused(client_id, existing.item_id)
+            if existing is not None:
+                return existing, False
         lease = Lease.objects.filter(item=item, user=user).first()
         annotation = Annotation.objects.create(
             item=item,

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import tarfile
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -80,3 +81,41 @@ def read_banking77(name: str = "train.csv", limit: int | None = None) -> list[di
     with open(BANKING77 / name, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     return rows[:limit] if limit else rows
+
+
+def _add_file(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))
+
+
+def make_demo_archive(
+    path: Path, tweets: list[tuple[str, float, str]], extra_lines: tuple[str, ...] = ()
+) -> Path:
+    """Write a stand-in for vaderSentiment's source archive, nested the same way, at `path`.
+
+    Lines are "id<TAB>mean rating<TAB>text" with CRLF endings, like the real file.
+    """
+    lines = [f"{tid}\t{score}\t{text}" for tid, score, text in tweets] + list(extra_lines)
+    data = "".join(line + "\r\n" for line in lines).encode()
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:gz") as archive:
+        _add_file(archive, "hutto_ICWSM_2014/tweets_GroundTruth.txt", data)
+        _add_file(archive, "hutto_ICWSM_2014/tweets_anonDataRatings.txt", b"not the ground truth\r\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, mode="w:gz") as archive:
+        _add_file(archive, "vaderSentiment-3.3.2/README.rst", b"VADER\n")
+        _add_file(
+            archive, "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz", inner.getvalue()
+        )
+    return path
+
+
+def make_demo_tweets(n: int) -> list[tuple[str, float, str]]:
+    """n tweets alternating positive and negative ratings, every tenth neutral (rated 0)."""
+    tweets = []
+    for i in range(n):
+        score = 0.0 if i % 10 == 9 else (1.5 if i % 2 == 0 else -1.2)
+        words = POSITIVE if score > 0 else NEGATIVE
+        tweets.append((str(i + 1), score, f"{words[i % len(words)]} tweet {i + 1}"))
+    return tweets

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from labeling import demo, services
 from labeling.models import Membership, Project
@@ -20,21 +21,26 @@ class Command(BaseCommand):
         parser.add_argument("--labeled", type=int, default=120, help="Tweets imported with their label.")
 
     def handle(self, *args, labeled: int, **options) -> None:
+        if labeled < 0:
+            raise CommandError("--labeled cannot be negative.")
         admin = self._user("admin", staff=True)
         annotator = self._user("annotator", staff=False)
         project = Project.objects.filter(slug=SLUG).first()
         if project is None:
             archive = demo.fetch_archive(settings.DATA_DIR / "demo")
             data = demo.demo_jsonl(demo.read_tweets(archive), labeled)
-            project = services.create_project(
-                admin,
-                "Tweet sentiment",
-                ["positive", "negative"],
-                slug=SLUG,
-                guidelines=GUIDELINES,
-                seed=2014,
-            )
-            batch = services.import_items(project, admin, data, "vader_tweets.jsonl")
+            # One transaction: a project left without its items would be taken as loaded
+            # by the next run, which only checks that the project exists.
+            with transaction.atomic():
+                project = services.create_project(
+                    admin,
+                    "Tweet sentiment",
+                    ["positive", "negative"],
+                    slug=SLUG,
+                    guidelines=GUIDELINES,
+                    seed=2014,
+                )
+                batch = services.import_items(project, admin, data, "vader_tweets.jsonl")
             self.stdout.write(f"Demo project: {batch.rows} tweets ({batch.labeled} already labeled).")
         services.add_member(project, annotator, Membership.Role.ANNOTATOR)
         self.stdout.write(self.style.SUCCESS("\nSift is at http://127.0.0.1:8000 — log in as:"))
