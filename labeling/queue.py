@@ -4,7 +4,12 @@ Sources, in order: a random unlabeled test item (a `test_fraction` share of requ
 until the project has `test_target` labeled test items); the active ranking, best first;
 the rest of the pool in random order; at last any unlabeled test item. An item is
 eligible for a user while it still needs labels (`overlap`), the user has not labeled
-or recently skipped it, and other annotators' live leases leave room for them.
+or recently skipped it, nobody's flag on it awaits an admin, and other annotators' live
+leases leave room for them.
+
+The model's suggestion travels with the lease. It is never shown on a test item; to keep
+test items indistinguishable it is also withheld on a fixed random share of pool items
+(`suggestion_withhold_share`), and it is not shown below `suggestion_threshold`.
 """
 
 import random
@@ -20,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeling.models import Annotation, Item, Label, Lease, Origin, Project, QueueEntry, Skip, Split
+from labeling.splits import withholds_suggestion
 
 _MAX_LOCK_ATTEMPTS = 20
 RANDOM_REASON = "Picked at random."
@@ -98,6 +104,7 @@ def _eligible_items(project: Project, user: AbstractBaseUser, now: datetime) -> 
         .annotate(held=Coalesce(Subquery(others_leases), 0))
         .filter(held__lt=Value(project.overlap) - F("label_count"))
         .exclude(Exists(recent_skips))
+        .exclude(Exists(Skip.objects.filter(item=OuterRef("pk"), flagged=True, resolved_at=None)))
     )
     if project.overlap > 1:
         items = items.exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), user=user)))
@@ -159,6 +166,7 @@ def _lease(item: Item, user: AbstractBaseUser, now: datetime, kind: str, project
             .select_related("ranking", "suggested_label")
             .first()
         )
+    shown = entry if entry is not None and shows_suggestion(project, item, entry.confidence) else None
     lease, _ = Lease.objects.update_or_create(
         item=item,
         user=user,
@@ -169,10 +177,19 @@ def _lease(item: Item, user: AbstractBaseUser, now: datetime, kind: str, project
             "score": entry.score if entry else None,
             "model_ref": entry.ranking.model_ref if entry else "",
             "reason": entry.reason if entry else RANDOM_REASON,
-            # Never a suggestion on a test item: it would bias the labels that judge the model.
-            "suggested_label": entry.suggested_label if entry and item.split == Split.POOL else None,
-            "suggestion_confidence": entry.confidence if entry and item.split == Split.POOL else None,
+            "suggested_label": shown.suggested_label if shown else None,
+            "suggestion_confidence": shown.confidence if shown else None,
         },
     )
     lease.item = item
     return Served.from_lease(lease)
+
+
+def shows_suggestion(project: Project, item: Item, confidence: float | None) -> bool:
+    """Whether the model's suggestion for `item` may be shown to an annotator."""
+    # Never on a test item: it would bias the labels that judge the model.
+    if item.split != Split.POOL or confidence is None:
+        return False
+    if confidence < project.suggestion_threshold:
+        return False
+    return not withholds_suggestion(project.seed, item.external_id, project.suggestion_withhold_share)

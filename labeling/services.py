@@ -234,7 +234,8 @@ def refresh_item_label(item: Item) -> None:
     item.label_id = resolved.label_id
     item.label_origin = resolved.origin
     item.label_count = resolved.label_count
-    item.save(update_fields=["label", "label_origin", "label_count"])
+    item.conflict = resolved.disputed and resolved.origin != Origin.ADJUDICATION
+    item.save(update_fields=["label", "label_origin", "label_count", "conflict"])
 
 
 def skip_item(item: Item, user: AbstractBaseUser, *, flag: bool = False, comment: str = "") -> Skip:
