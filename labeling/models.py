@@ -155,9 +155,7 @@ class Item(models.Model):
             models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_id"),
         ]
         indexes = [
-            models.Index(
-                fields=["project"], condition=models.Q(conflict=True), name="item_conflict"
-            ),
+            models.Index(fields=["project"], condition=models.Q(conflict=True), name="item_conflict"),
             models.Index(fields=["project", "split", "label_count"], name="item_split_count"),
             models.Index(fields=["project", "split", "rand_key"], name="item_split_rand"),
             models.Index(fields=["project", "content_hash"], name="item_content_hash"),
