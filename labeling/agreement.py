@@ -127,3 +127,24 @@ def label_agreement(units: Sequence[Unit]) -> list[LabelAgreement]:
         )
     result.sort(key=lambda r: (r.agreement, -r.pairable, str(r.label)))
     return result
+
+
+# Landis & Koch (1977), the usual reading of kappa-like coefficients; Krippendorff asks
+# for alpha >= 0.8 before relying on data, and >= 0.667 for tentative conclusions.
+_READINGS = [
+    (0.0, "worse than chance"),
+    (0.2, "slight"),
+    (0.4, "fair"),
+    (0.6, "moderate"),
+    (0.8, "substantial"),
+]
+
+
+def describe_agreement(value: float | None) -> str:
+    """A coefficient in words: "slight" ... "almost perfect"."""
+    if value is None:
+        return "not enough overlap yet"
+    for upper, word in _READINGS:
+        if value < upper:
+            return word
+    return "almost perfect"
