@@ -1,6 +1,7 @@
 """Pages: project list and settings, import, members, export, the labeling page, and the
 team pages (agreement, adjudication, flags, annotator statistics), and the account page."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
@@ -225,5 +226,9 @@ def account(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Your API token is revoked." if revoked else "You had no API token.")
             return redirect("labeling:account")
         new_key = services.issue_api_token(request.user).key
-    token = Token.objects.filter(user=request.user).first()
-    return render(request, "labeling/account.html", {"token": token, "new_key": new_key})
+    context = {
+        "token": Token.objects.filter(user=request.user).first(),
+        "new_key": new_key,
+        "session_hours": settings.SESSION_COOKIE_AGE // 3600,
+    }
+    return render(request, "labeling/account.html", context)

@@ -122,4 +122,5 @@ def test_label_agreement_puts_the_most_disputed_label_first():
     assert dog.agreement == 0.0
     assert (dog.confused_with, dog.confused_share) == ("fox", 1.0)
     assert rows[1].agreement == pytest.approx(0.5)
-    assert rows[2].agreement == 1.0 and rows[2].confused_with is None
+    assert rows[2].agreement == 1.0
+    assert rows[2].confused_with is None

@@ -46,7 +46,15 @@ def test_an_admin_changes_settings_through_the_api(owner, project):
     assert response.status_code == 200
     assert response.json()["overlap"] == 2
     assert response.json()["strategy_weights"] == {"margin": 0.7, "random": 0.3}
-    assert _settings(project) == (2, 0.2, 25, {"margin": 0.7, "random": 0.3}, "Sarcasm is negative.", 0.6, 0.25)
+    assert _settings(project) == (
+        2,
+        0.2,
+        25,
+        {"margin": 0.7, "random": 0.3},
+        "Sarcasm is negative.",
+        0.6,
+        0.25,
+    )
 
 
 def test_test_fraction_can_change_before_the_first_import(owner, empty_project):
@@ -143,7 +151,9 @@ def test_the_form_refuses_a_new_test_fraction_after_import_and_shows_why(client,
 def test_the_form_refuses_negative_weights(client, owner, project):
     client.force_login(owner)
     before = _settings(project)
-    response = client.post(f"/projects/{project.slug}/settings", _form(project, strategy_weights='{"margin": -2}'))
+    response = client.post(
+        f"/projects/{project.slug}/settings", _form(project, strategy_weights='{"margin": -2}')
+    )
     assert response.status_code == 400
     assert "cannot be negative" in response.content.decode()
     assert _settings(project) == before
