@@ -1,6 +1,8 @@
 """Which item an annotator labels next, and the lease that keeps it theirs for a while.
 
-Sources, in order: a random unlabeled test item (a `test_fraction` share of requests,
+Sources, in order: with `overlap` above 1, items that have some but not all of their
+labels (so that items reach their overlap, and agreement can be measured, before new
+ones are started); a random unlabeled test item (a `test_fraction` share of requests,
 until the project has `test_target` labeled test items); the active ranking, best first;
 the rest of the pool in random order; at last any unlabeled test item. An item is
 eligible for a user while it still needs labels (`overlap`), the user has not labeled
@@ -9,7 +11,8 @@ leases leave room for them.
 
 The model's suggestion travels with the lease. It is never shown on a test item; to keep
 test items indistinguishable it is also withheld on a fixed random share of pool items
-(`suggestion_withhold_share`), and it is not shown below `suggestion_threshold`.
+(`suggestion_withhold_share`), and it is not shown below `suggestion_threshold`. A
+second opinion never shows one either: it is there to check the first label independently.
 """
 
 import random
@@ -29,6 +32,7 @@ from labeling.splits import withholds_suggestion
 
 _MAX_LOCK_ATTEMPTS = 20
 RANDOM_REASON = "Picked at random."
+OVERLAP_REASON = "A second opinion: another annotator labeled it, and this project wants {n} labels per item."
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ def _sources(
     """Yield (kind, candidate querysets) in the order they should be tried."""
     test = eligible.filter(split=Split.TEST)
     pool = eligible.filter(split=Split.POOL)
+    if project.overlap > 1:
+        yield "overlap", _random_order(eligible.filter(label_count__gt=0), rng)
     if rng.random() < project.test_fraction and _needs_test_labels(project):
         yield "test", _random_order(test, rng)
     if project.active_ranking_id is not None:
@@ -167,16 +173,19 @@ def _lease(item: Item, user: AbstractBaseUser, now: datetime, kind: str, project
             .first()
         )
     shown = entry if entry is not None and shows_suggestion(project, item, entry.confidence) else None
+    reason = entry.reason if entry else RANDOM_REASON
+    if kind == "overlap":
+        reason = OVERLAP_REASON.format(n=project.overlap)
     lease, _ = Lease.objects.update_or_create(
         item=item,
         user=user,
         defaults={
             "expires_at": now + timedelta(seconds=settings.SIFT_LEASE_SECONDS),
             "created_at": now,
-            "strategy": entry.strategy if entry else "random",
+            "strategy": entry.strategy if entry else "overlap" if kind == "overlap" else "random",
             "score": entry.score if entry else None,
             "model_ref": entry.ranking.model_ref if entry else "",
-            "reason": entry.reason if entry else RANDOM_REASON,
+            "reason": reason,
             "suggested_label": shown.suggested_label if shown else None,
             "suggestion_confidence": shown.confidence if shown else None,
         },

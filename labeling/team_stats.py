@@ -155,13 +155,14 @@ def get_annotator_stats(project: Project) -> list[dict]:
     result = []
     for user_id, records in votes.records.items():
         labeled = [r for r in records if r.label_id is not None]
+        latest = {r.item_id: r for r in records}
         durations = [min(r.duration_ms, MAX_COUNTED_MS) for r in labeled if r.duration_ms is not None]
         mine = {item: by_user[user_id] for item, by_user in votes.by_item.items() if user_id in by_user}
         result.append(
             {
                 "username": names[user_id],
                 "items": len(mine),
-                "today": len({r.annotation_id for r in labeled if r.created_at >= today}),
+                "today": sum(1 for r in latest.values() if r.label_id is not None and r.created_at >= today),
                 "median_seconds": round(statistics.median(durations) / 1000, 1) if durations else None,
                 "items_per_hour": _per_hour(durations),
                 "agreement_with_others": _share_matching(

@@ -44,6 +44,7 @@
     error_model: "Model likely wrong",
     novelty: "Unlike anything labeled",
     mix: "Mixed strategies",
+    overlap: "Second opinion",
   };
 
   const timings = (window.siftTimings = []);

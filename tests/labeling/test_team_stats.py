@@ -66,6 +66,8 @@ def test_a_withdrawn_or_corrected_label_counts_as_the_latest_vote(team):
         p for p in team_stats.get_agreement_report(project)["pairs"] if p["annotators"] == ["bob", "dora"]
     )
     assert (pair["items"], pair["agreement"]) == (7, pytest.approx(7 / 7))
+    dora = next(row for row in team_stats.get_annotator_stats(project) if row["username"] == "dora")
+    assert (dora["items"], dora["today"]) == (7, 7)  # a correction is not a second item
 
 
 def test_an_annotator_sees_only_their_own_pairs(team):
