@@ -323,6 +323,7 @@
       kind: "annotation",
       item: data.item.id,
       body: { label: name, duration_ms: Math.round(performance.now() - shownAt), client_id: Sift.uuid() },
+      view: view(data.item),
     };
     enqueue(entry);
     done.push({ data: data, label: name, entry: entry });
@@ -372,7 +373,8 @@
       saveOutbox();
       showConnection();
     } else {
-      enqueue({ kind: "annotation", item: last.data.item.id, body: { label: null, client_id: Sift.uuid() } });
+      const withdrawal = { label: null, client_id: Sift.uuid() };
+      enqueue({ kind: "annotation", item: last.data.item.id, body: withdrawal, view: view(last.data.item) });
     }
     forget(last.data.item.id);
     count(-1);
@@ -403,7 +405,7 @@
 
   function relabel(name) {
     const entry = correcting;
-    enqueue({ kind: "annotation", item: entry.item.id, body: { label: name, client_id: Sift.uuid() } });
+    enqueue({ kind: "annotation", item: entry.item.id, body: { label: name, client_id: Sift.uuid() }, view: entry.item });
     if (!entry.label) count(+1);
     done.forEach((d) => { if (d.data.item.id === entry.item.id) d.label = name; });
     remember(entry.item, name);
@@ -422,9 +424,13 @@
 
   // ---- history and progress ----
 
+  function view(item) {
+    return { id: item.id, external_id: item.external_id, text: item.text };
+  }
+
   function remember(item, labelName) {
     history = history.filter((h) => h.item.id !== item.id);
-    history.unshift({ item: { id: item.id, external_id: item.external_id, text: item.text }, label: labelName });
+    history.unshift({ item: view(item), label: labelName });
     renderHistory();
   }
 
@@ -529,6 +535,8 @@
 
   // ---- start ----
 
+  // Labels a previous page left unsent belong in the history at once, before the server has them.
+  outbox.forEach((entry) => { if (entry.kind === "annotation" && entry.view) remember(entry.view, entry.body.label); });
   showConnection();
   flush();
   loadProgress();

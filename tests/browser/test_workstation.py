@@ -38,7 +38,10 @@ def _rows(n: int, labeled: int) -> list[dict]:
     for i in range(n):
         positive = i % 2 == 0
         words = POSITIVE if positive else NEGATIVE
-        row = {"id": f"rev-{i:03d}", "text": f"{words[i % len(words)].capitalize()}, visit {i}.{DETAILS[i % 3]}"}
+        row = {
+            "id": f"rev-{i:03d}",
+            "text": f"{words[i % len(words)].capitalize()}, visit {i}.{DETAILS[i % 3]}",
+        }
         if i < labeled:
             row["label"] = "positive" if positive else "negative"
         row["city"] = ["Lyon", "Porto", "Ghent"][i % 3]
@@ -91,13 +94,19 @@ def _live_labels(project, user) -> dict[str, str | None]:
 
 def test_two_annotators_label_with_the_keyboard_and_agreement_shows(login, owner, annotator):
     project = make_project(
-        owner, name="Restaurant reviews", guidelines=GUIDELINES, test_fraction=0.2, suggestion_withhold_share=0.0
+        owner,
+        name="Restaurant reviews",
+        guidelines=GUIDELINES,
+        test_fraction=0.2,
+        suggestion_withhold_share=0.0,
     )
     add_member(project, annotator)
     dora = make_user("dora")
     add_member(project, dora)
     # Labeled rows make the first retrain possible.
-    services.import_items(project, owner, csv_bytes(_rows(90, labeled=24), ["id", "text", "label", "city"]), "r.csv")
+    services.import_items(
+        project, owner, csv_bytes(_rows(90, labeled=24), ["id", "text", "label", "city"]), "r.csv"
+    )
 
     # The admin asks for two annotators per item, on the project page.
     admin = login(owner)
@@ -238,9 +247,17 @@ def _report_latency(timings: list[float]) -> None:
     ordered = sorted(timings)
     median = statistics.median(ordered)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    report = {"keypresses": len(ordered), "median_ms": round(median, 1), "p95_ms": round(p95, 1), "all_ms": ordered}
+    report = {
+        "keypresses": len(ordered),
+        "median_ms": round(median, 1),
+        "p95_ms": round(p95, 1),
+        "all_ms": ordered,
+    }
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "latency.json").write_text(json.dumps(report, indent=2))
-    print(f"\nkeypress to next item painted: median {median:.1f} ms, p95 {p95:.1f} ms over {len(ordered)} keypresses")
+    print(
+        f"\nkeypress to next item painted: median {median:.1f} ms, p95 {p95:.1f} ms "
+        f"over {len(ordered)} keypresses"
+    )
     assert len(ordered) >= 25
     assert median < 100, report
