@@ -32,7 +32,9 @@
     if (button.dataset.key) keyToLabel[button.dataset.key.toLowerCase()] = button.dataset.label;
   });
 
-  const PREFETCH = 1;
+  // Two deep: one item for the next keypress, one more in case two labels come faster
+  // than one round trip (accepting obvious suggestions with Enter, on a busy server).
+  const PREFETCH = 2;
   const HISTORY_SHOWN = 12;
   const MAX_EXCLUDE = 60;
   const STALE_MS = 4 * 60 * 1000; // leases last 10 minutes; refresh a prefetched item well before
@@ -193,7 +195,13 @@
       if (exhausted) return;
       const known = (current && current.item.id === data.item.id) || upcoming.some((d) => d.item.id === data.item.id);
       if (!known) upcoming.push(data);
+      markPrefetched();
     }
+  }
+
+  // How many items are ready to show at once; the browser test reads it.
+  function markPrefetched() {
+    root.dataset.prefetched = String(upcoming.length);
   }
 
   async function advance(t0) {
@@ -207,6 +215,7 @@
       waiting = false;
     }
     const next = upcoming.shift() || null;
+    markPrefetched();
     show(next, t0);
     topUp();
   }
@@ -379,6 +388,7 @@
     forget(last.data.item.id);
     count(-1);
     if (current) upcoming.unshift(current);
+    markPrefetched();
     show(last.data);
     showBanner("Undone: your label “" + last.label + "” is withdrawn. Label this item again.");
   }

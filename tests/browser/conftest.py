@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,6 +37,10 @@ def chromium(monkeypatch) -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # Django keeps connections per context, and Playwright's loop makes this test's
+        # ORM calls a context of their own: close that connection before the loop ends,
+        # or PostgreSQL cannot drop the test database at the end of the run.
+        connections.close_all()
 
 
 @pytest.fixture
