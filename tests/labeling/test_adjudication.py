@@ -212,3 +212,12 @@ def test_the_conflicts_page_refuses_bad_input_with_400_and_writes_nothing(client
     response = client.post(f"/projects/{project.slug}/adjudicate", data)
     assert response.status_code == 400
     assert Annotation.objects.count() == before
+
+
+def test_flags_and_conflicts_are_listed_in_the_django_admin(client, owner, annotator, project, items):
+    services.skip_item(items[0], annotator, flag=True, comment="needs a look")
+    client.force_login(owner)
+    flags = client.get("/admin/labeling/skip/?resolved_at__isempty=1")
+    assert flags.status_code == 200
+    assert "needs a look" in flags.content.decode()
+    assert client.get("/admin/labeling/item/?conflict__exact=1").status_code == 200

@@ -7,7 +7,7 @@ import pytest
 
 from labeling import services
 from labeling.models import QueueEntry, Ranking, Split
-from labeling.queue import serve_next_item, shows_suggestion
+from labeling.queue import HIDDEN_GUESS_REASON, serve_next_item, shows_suggestion
 from labeling.splits import withholds_suggestion
 from tests.factories import add_member, import_rows, make_project, make_review_rows
 
@@ -56,6 +56,20 @@ def test_pool_items_in_the_withheld_share_are_served_without_a_suggestion(owner,
     expected = {ext: not withholds_suggestion(project.seed, ext, 0.5) for ext in shown}
     assert shown == expected
     assert 0 < sum(shown.values()) < 30
+
+
+def test_a_hidden_suggestion_is_not_given_away_by_the_reason(owner, annotator):
+    project = make_project(owner, name="Hidden", test_fraction=0.0, test_target=0, suggestion_threshold=0.95)
+    add_member(project, annotator)
+    import_rows(project, make_review_rows(2))
+    _rank_everything(project, confidence=0.9)
+    QueueEntry.objects.update(reason="The model is torn between “positive” (90%) and “negative” (10%).")
+
+    served = serve_next_item(project, annotator)
+
+    assert served.suggested_label is None
+    assert served.strategy == "margin"
+    assert served.reason == HIDDEN_GUESS_REASON
 
 
 def test_suggestions_below_the_threshold_are_not_shown(owner, annotator):
