@@ -2,9 +2,9 @@
 //
 // - The next item is always prefetched (GET /next?exclude=...), so a label puts it on
 //   screen at once; the label itself is sent in the background.
-// - Labels, skips and flags go through an outbox kept in localStorage and are sent in
-//   order, retried until the server takes them. Each label carries a client_id, so a
-//   retried or doubled request never makes a second annotation.
+// - Labels, skips and flags go through an outbox (outbox.js) kept in localStorage and are
+//   sent in order, retried until the server takes them. Each label carries a client_id,
+//   so a retried or doubled request never makes a second annotation.
 // - Undo and corrections are new annotations (label null withdraws one); nothing is
 //   overwritten on the server.
 // - Item text and metadata are user data: they are only ever set with textContent.
@@ -63,77 +63,22 @@
   let pausedAt = 0;
   let history = [];
   let progress = null;
-  let outbox = loadOutbox();
-  let inflight = null;
-  let sending = false;
-  let retryTimer = null;
-  let retryDelay = 1000;
   let toastTimer = null;
-  let problem = null; // why the server is not taking changes right now, or null
 
-  // ---- outbox: every change the server has not confirmed yet ----
+  // ---- the outbox: every change the server has not confirmed yet (outbox.js) ----
 
-  function loadOutbox() {
-    try { return JSON.parse(localStorage.getItem(outboxKey)) || []; } catch (e) { return []; }
-  }
-
-  function saveOutbox() {
-    try { localStorage.setItem(outboxKey, JSON.stringify(outbox)); } catch (e) { /* private mode: memory only */ }
-  }
+  const outbox = SiftOutbox(outboxKey, {
+    onChange: showConnection,
+    onRefused: (entry, error) => toast("The server refused a " + (entry.kind === "skip" ? "skip" : "label") + ": " + error, true),
+  });
 
   function enqueue(entry) {
+    entry.url = "/api/v1/items/" + entry.item + (entry.kind === "skip" ? "/skip" : "/annotations");
     outbox.push(entry);
-    saveOutbox();
-    showConnection();
-    // After the next paint: the next item goes on screen before any network work starts.
-    setTimeout(flush, 0);
-  }
-
-  function urlFor(entry) {
-    return "/api/v1/items/" + entry.item + (entry.kind === "skip" ? "/skip" : "/annotations");
-  }
-
-  async function flush() {
-    if (sending || !outbox.length) return showConnection();
-    sending = true;
-    clearTimeout(retryTimer);
-    try {
-      while (outbox.length) {
-        const entry = (inflight = outbox[0]);
-        showConnection();
-        let result;
-        try {
-          result = await Sift.api("POST", urlFor(entry), entry.body);
-        } catch (e) {
-          return retryLater("offline");
-        }
-        const error = (result.data && result.data.error) || "";
-        if (result.status === 401 || (result.status === 403 && /csrf/i.test(error))) return retryLater("signed-out");
-        if (result.status >= 500 || result.status === 429) return retryLater("server");
-        outbox.shift();
-        saveOutbox();
-        retryDelay = 1000;
-        // Anything else in 4xx will never succeed however often it is sent: say so, move on.
-        problem = null;
-        if (!result.ok) toast("The server refused a " + (entry.kind === "skip" ? "skip" : "label") + ": " + error, true);
-      }
-      showConnection();
-    } finally {
-      sending = false;
-      inflight = null;
-    }
-  }
-
-  function retryLater(state) {
-    problem = state;
-    showConnection();
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(flush, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 15000);
   }
 
   function showConnection() {
-    const n = outbox.length;
+    const n = outbox.size();
     const kept = n + (n === 1 ? " change" : " changes") + " kept in this browser";
     const states = {
       ok: ["ok", "All labels saved"],
@@ -142,12 +87,10 @@
       server: ["bad", "Server error · " + kept + ", retrying"],
       "signed-out": ["bad", "Signed out · " + kept + ". Log in again in another tab"],
     };
-    const [tone, text] = states[problem || (n ? "saving" : "ok")];
+    const [tone, text] = states[outbox.problem() || (n ? "saving" : "ok")];
     ui.conn.dataset.state = tone;
     ui.connText.textContent = text;
   }
-
-  window.addEventListener("online", flush);
 
   // ---- the queue of items: current on screen, the next ones prefetched ----
 
@@ -156,7 +99,7 @@
     if (current) ids.add(current.item.id);
     upcoming.forEach((data) => ids.add(data.item.id));
     // Items whose label may not have reached the server yet must not come back.
-    outbox.forEach((entry) => ids.add(entry.item));
+    outbox.entries().forEach((entry) => ids.add(entry.item));
     return Array.from(ids).slice(-MAX_EXCLUDE);
   }
 
@@ -181,16 +124,11 @@
       try {
         data = await fetchNext();
       } catch (e) {
-        problem = e.message === "signed-out" ? "signed-out" : "offline";
-        showConnection();
+        outbox.setProblem(e.message === "signed-out" ? "signed-out" : "offline");
         setTimeout(topUp, 3000);
         return;
       }
-      if (problem && !sending) {
-        problem = null;
-        showConnection();
-        flush();
-      }
+      outbox.reachable();
       exhausted = data === null;
       if (exhausted) return;
       const known = (current && current.item.id === data.item.id) || upcoming.some((d) => d.item.id === data.item.id);
@@ -375,13 +313,8 @@
     if (waiting) return;
     const last = done.pop();
     if (!last) return toast("Nothing to undo in this session");
-    const queued = outbox.indexOf(last.entry);
-    if (queued >= 0 && last.entry !== inflight) {
-      // Never sent: forget it instead of sending a label and its withdrawal.
-      outbox.splice(queued, 1);
-      saveOutbox();
-      showConnection();
-    } else {
+    // Never sent: forget it instead of sending a label and its withdrawal.
+    if (!outbox.remove(last.entry)) {
       const withdrawal = { label: null, client_id: Sift.uuid() };
       enqueue({ kind: "annotation", item: last.data.item.id, body: withdrawal, view: view(last.data.item) });
     }
@@ -491,7 +424,7 @@
     const result = await Sift.api("GET", "/api/v1/projects/" + projectId + "/progress").catch(() => null);
     if (!result || !result.ok) return;
     // The server has not seen the labels still waiting in the outbox.
-    const pending = outbox.filter((e) => e.kind === "annotation" && e.body.label).length;
+    const pending = outbox.entries().filter((e) => e.kind === "annotation" && e.body.label).length;
     progress = result.data;
     progress.today += pending;
     progress.mine += pending;
@@ -546,9 +479,9 @@
   // ---- start ----
 
   // Labels a previous page left unsent belong in the history at once, before the server has them.
-  outbox.forEach((entry) => { if (entry.kind === "annotation" && entry.view) remember(entry.view, entry.body.label); });
+  outbox.entries().forEach((entry) => { if (entry.kind === "annotation" && entry.view) remember(entry.view, entry.body.label); });
   showConnection();
-  flush();
+  outbox.flush();
   loadProgress();
   loadHistory();
   setInterval(loadProgress, 60000);
