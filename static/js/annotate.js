@@ -87,7 +87,9 @@
       server: ["bad", "Server error · " + kept + ", retrying"],
       "signed-out": ["bad", "Signed out · " + kept + ". Log in again in another tab"],
     };
-    const [tone, text] = states[outbox.problem() || (n ? "saving" : "ok")];
+    const state = outbox.problem() || (n ? "saving" : "ok");
+    if (state === "ok") refreshProgressSoon();
+    const [tone, text] = states[state];
     ui.conn.dataset.state = tone;
     ui.connText.textContent = text;
   }
@@ -420,7 +422,18 @@
     renderProgress();
   }
 
+  // Once the server has every label, its counts (the pool's, the test set's) are worth
+  // asking for again; at most every few seconds, however fast the labels come.
+  let progressTimer = null;
+  let progressLoadedAt = 0;
+  function refreshProgressSoon() {
+    if (progressTimer) return;
+    const wait = Math.max(0, progressLoadedAt + 5000 - Date.now());
+    progressTimer = setTimeout(() => { progressTimer = null; loadProgress(); }, wait);
+  }
+
   async function loadProgress() {
+    progressLoadedAt = Date.now();
     const result = await Sift.api("GET", "/api/v1/projects/" + projectId + "/progress").catch(() => null);
     if (!result || !result.ok) return;
     // The server has not seen the labels still waiting in the outbox.
