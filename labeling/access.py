@@ -31,7 +31,11 @@ def get_project_for_user(user: AbstractBaseUser, *, admin: bool = False, **looku
     return project
 
 
-def get_item_for_user(user: AbstractBaseUser, pk: int) -> Item:
-    return get_object_or_404(
+def get_item_for_user(user: AbstractBaseUser, pk: int, *, admin: bool = False) -> Item:
+    """Return the item, 404 if the user may not see its project, 403 if `admin` and not an admin."""
+    item = get_object_or_404(
         Item.objects.select_related("project").filter(project__in=visible_projects(user)), pk=pk
     )
+    if admin and not is_project_admin(user, item.project):
+        raise PermissionDenied("Only an admin of this project can do that.")
+    return item

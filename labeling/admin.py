@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from labeling.models import Annotation, DatasetVersion, ImportBatch, Item, Label, Membership, Project
+from labeling.models import Annotation, DatasetVersion, ImportBatch, Item, Label, Membership, Project, Skip
 
 
 class LabelInline(admin.TabularInline):
@@ -16,7 +16,15 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "test_fraction", "retrain_every", "overlap", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "test_fraction",
+        "retrain_every",
+        "overlap",
+        "suggestion_withhold_share",
+        "created_at",
+    ]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [LabelInline, MembershipInline]
     exclude = ["active_ranking"]
@@ -24,8 +32,8 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "project", "split", "label", "label_count", "created_at"]
-    list_filter = ["project", "split"]
+    list_display = ["external_id", "project", "split", "label", "label_count", "conflict", "created_at"]
+    list_filter = ["project", "split", "conflict"]
     search_fields = ["external_id", "text"]
     raw_id_fields = ["import_batch", "label"]
 
@@ -42,6 +50,15 @@ class AnnotationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Skip)
+class SkipAdmin(admin.ModelAdmin):
+    """Skips and flags; the project's Flagged page is where admins resolve flags."""
+
+    list_display = ["item", "user", "flagged", "comment", "created_at", "resolved_at", "resolved_by"]
+    list_filter = ["flagged", ("resolved_at", admin.EmptyFieldListFilter)]
+    raw_id_fields = ["item", "user", "resolved_by"]
 
 
 admin.site.register(ImportBatch)

@@ -9,11 +9,12 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import exports, services
+from labeling import adjudication, exports, services, team_stats, workstation
 from labeling.access import (
     can_create_projects,
     get_item_for_user,
     get_project_for_user,
+    is_project_admin,
     visible_projects,
 )
 from labeling.importing import ImportRejected
@@ -21,9 +22,13 @@ from labeling.queue import serve_next_item
 from labeling.serializers import (
     AnnotationSerializer,
     ImportSerializer,
+    LabelChoiceSerializer,
     MemberSerializer,
     ProjectSerializer,
+    ProjectSettingsSerializer,
     SkipSerializer,
+    serialize_history_entry,
+    serialize_review_item,
     serialize_served,
 )
 
@@ -43,10 +48,17 @@ def projects(request: Request) -> Response:
     return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(responses=ProjectSerializer)
-@api_view(["GET"])
+@extend_schema(request=ProjectSettingsSerializer, responses={200: ProjectSerializer, 400: dict})
+@api_view(["GET", "PATCH"])
 def project_detail(request: Request, pk: int) -> Response:
-    project = get_project_for_user(request.user, pk=pk)
+    project = get_project_for_user(request.user, pk=pk, admin=request.method == "PATCH")
+    if request.method == "PATCH":
+        serializer = ProjectSettingsSerializer(project, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            project = services.update_project_settings(project, dict(serializer.validated_data))
+        except services.SettingsRejected as exc:
+            return Response({"error": exc.message, "field": exc.field}, status=status.HTTP_400_BAD_REQUEST)
     return Response(ProjectSerializer(project).data)
 
 
@@ -143,3 +155,106 @@ def project_export(request: Request, pk: int) -> StreamingHttpResponse | Respons
             status=status.HTTP_400_BAD_REQUEST,
         )
     return exports.export_response(project, services.get_label_watermark(project), fmt)
+
+
+@extend_schema(responses=dict)
+@api_view(["GET"])
+def project_history(request: Request, pk: int) -> Response:
+    """The caller's own recent labels in the project, newest first (?limit=, at most 100)."""
+    project = get_project_for_user(request.user, pk=pk)
+    limit = request.query_params.get("limit", "20")
+    if not limit.isdigit() or int(limit) < 1:
+        return Response(
+            {"error": "limit must be a positive whole number."}, status=status.HTTP_400_BAD_REQUEST
+        )
+    entries = workstation.get_history(project, request.user, int(limit))
+    return Response({"history": [serialize_history_entry(a) for a in entries]})
+
+
+@extend_schema(responses=dict)
+@api_view(["GET"])
+def project_progress(request: Request, pk: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk)
+    admin = is_project_admin(request.user, project)
+    return Response(workstation.get_progress(project, request.user, include_test=admin))
+
+
+@extend_schema(responses=dict)
+@api_view(["GET"])
+def project_agreement(request: Request, pk: int) -> Response:
+    """Agreement in the project; an annotator sees only the pairs they are part of."""
+    project = get_project_for_user(request.user, pk=pk)
+    only_with = None if is_project_admin(request.user, project) else request.user.pk
+    return Response(team_stats.get_agreement_report(project, only_pairs_with=only_with))
+
+
+@extend_schema(responses=dict)
+@api_view(["GET"])
+def project_annotator_stats(request: Request, pk: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    return Response(
+        {
+            "annotators": team_stats.get_annotator_stats(project),
+            "suggestions": team_stats.get_suggestion_stats(project),
+        }
+    )
+
+
+@extend_schema(responses=dict)
+@api_view(["GET"])
+def project_conflicts(request: Request, pk: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    reviews = adjudication.list_conflicts(project)
+    return Response(
+        {"count": adjudication.count_conflicts(project), "items": [serialize_review_item(r) for r in reviews]}
+    )
+
+
+@extend_schema(request=LabelChoiceSerializer, responses={201: dict})
+@api_view(["POST"])
+def item_adjudicate(request: Request, pk: int) -> Response:
+    item = get_item_for_user(request.user, pk, admin=True)
+    serializer = LabelChoiceSerializer(data=request.data, context={"item": item})
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    annotation = adjudication.adjudicate_item(item, request.user, data["label"], data.get("client_id"))
+    item.refresh_from_db()
+    body = {"annotation": annotation.pk, "item": item.pk, "label": item.label.name, "conflict": item.conflict}
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses=dict)
+@api_view(["GET"])
+def project_flags(request: Request, pk: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    reviews = adjudication.list_open_flags(project)
+    return Response(
+        {
+            "count": adjudication.count_open_flags(project),
+            "items": [serialize_review_item(r) for r in reviews],
+        }
+    )
+
+
+@extend_schema(request=LabelChoiceSerializer, responses={200: dict, 400: dict})
+@api_view(["POST"])
+def item_resolve_flags(request: Request, pk: int) -> Response:
+    """Close the item's open flags: with a label, decide it; with `null`, return it to the queue."""
+    item = get_item_for_user(request.user, pk, admin=True)
+    serializer = LabelChoiceSerializer(data=request.data, context={"item": item, "allow_null": True})
+    serializer.is_valid(raise_exception=True)
+    try:
+        closed = adjudication.resolve_flags(item, request.user, serializer.validated_data["label"])
+    except adjudication.NoOpenFlags as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    item.refresh_from_db()
+    label = item.label.name if item.label_id else None
+    return Response({"item": item.pk, "closed": closed, "label": label})
+
+
+@extend_schema(request=None, responses={200: dict})
+@api_view(["POST"])
+def token_revoke(request: Request) -> Response:
+    """Revoke the caller's API token: requests with it get 401 from now on."""
+    revoked = services.revoke_api_token(request.user)
+    return Response({"revoked": revoked})

@@ -12,4 +12,15 @@ urlpatterns = [
     path("projects/<int:pk>/export", api.project_export, name="api-project-export"),
     path("items/<int:pk>/annotations", api.item_annotations, name="api-item-annotations"),
     path("items/<int:pk>/skip", api.item_skip, name="api-item-skip"),
+    path("projects/<int:pk>/history", api.project_history, name="api-project-history"),
+    path("projects/<int:pk>/progress", api.project_progress, name="api-project-progress"),
+    path("projects/<int:pk>/agreement", api.project_agreement, name="api-project-agreement"),
+    path(
+        "projects/<int:pk>/annotator-stats", api.project_annotator_stats, name="api-project-annotator-stats"
+    ),
+    path("projects/<int:pk>/conflicts", api.project_conflicts, name="api-project-conflicts"),
+    path("projects/<int:pk>/flags", api.project_flags, name="api-project-flags"),
+    path("items/<int:pk>/adjudicate", api.item_adjudicate, name="api-item-adjudicate"),
+    path("items/<int:pk>/flags/resolve", api.item_resolve_flags, name="api-item-resolve-flags"),
+    path("auth/token/revoke", api.token_revoke, name="api-token-revoke"),
 ]

@@ -1,5 +1,8 @@
 """Validation of the pages' form input (the API's serializers reuse the shared rules)."""
 
+import math
+import re
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -7,6 +10,7 @@ from django.core.exceptions import ValidationError
 from labeling.models import Membership, Project
 
 MAX_LABELS = 500
+RANKER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 def clean_label_names(names: list[str]) -> list[str]:
@@ -51,3 +55,81 @@ class MemberForm(forms.Form):
         if user is None:
             raise ValidationError(f"There is no active user {name!r}.")
         return user
+
+
+def clean_strategy_weights(value: object) -> dict[str, float]:
+    """Check a JSON object of ranker name -> non-negative weight; {} means the default mix."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(
+            "Strategy weights must be a JSON object of ranker name to weight, "
+            'e.g. {"margin": 0.8, "random": 0.2}.'
+        )
+    for name, weight in value.items():
+        if not RANKER_NAME.match(name):
+            raise ValidationError(f"{name!r} is not a ranker name (lowercase letters, digits and _).")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):
+            raise ValidationError(f"The weight of {name!r} must be a number, not {weight!r}.")
+        if weight < 0:
+            raise ValidationError(f"The weight of {name!r} cannot be negative ({weight:g}).")
+    if value and not any(weight > 0 for weight in value.values()):
+        raise ValidationError("At least one strategy weight must be above 0.")
+    return {name: float(weight) for name, weight in value.items()}
+
+
+class ProjectSettingsForm(forms.Form):
+    """The project page's settings form; the same rules as PATCH /api/v1/projects/{id}."""
+
+    overlap = forms.IntegerField(
+        min_value=1, max_value=10, help_text="How many different annotators label each item."
+    )
+    retrain_every = forms.IntegerField(
+        min_value=0, help_text="Retrain after this many new labels (0: never)."
+    )
+    test_fraction = forms.FloatField(
+        min_value=0.0,
+        max_value=0.9,
+        help_text="Share of items kept apart to judge models; fixed at the first import.",
+    )
+    test_target = forms.IntegerField(min_value=0, help_text="Labeled test items to aim for.")
+    suggestion_threshold = forms.FloatField(
+        min_value=0.0, max_value=1.0, help_text="Hide suggestions below this confidence (0 to 1)."
+    )
+    suggestion_withhold_share = forms.FloatField(
+        min_value=0.0, max_value=1.0, help_text="Share of pool items labeled without a suggestion (0 to 1)."
+    )
+    strategy_weights = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text='Ranker name to weight, e.g. {"margin": 0.8, "random": 0.2}; empty for the default.',
+    )
+    guidelines = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
+
+    def __init__(self, *args: object, project: Project, **kwargs: object):
+        initial = {name: getattr(project, name) for name in self.base_fields}
+        super().__init__(*args, initial=initial, **kwargs)
+        self.project = project
+        if project.items.exists():
+            self.fields["test_fraction"].widget.attrs["readonly"] = True
+            self.fields["test_fraction"].help_text = "Fixed: the imported items were split with it."
+
+    def clean_strategy_weights(self) -> dict[str, float]:
+        return clean_strategy_weights(self.cleaned_data["strategy_weights"])
+
+    def changes(self) -> dict[str, object]:
+        """The settings whose submitted value differs from the project's."""
+        return {
+            name: value for name, value in self.cleaned_data.items() if getattr(self.project, name) != value
+        }
+
+
+class AdjudicationForm(forms.Form):
+    """An admin's decision on one item: a label, or none (a flag: back to the queue)."""
+
+    item = forms.IntegerField(min_value=1)
+    label = forms.ModelChoiceField(queryset=None, to_field_name="name", required=False)
+
+    def __init__(self, *args: object, project: Project, **kwargs: object):
+        super().__init__(*args, **kwargs)
+        self.fields["label"].queryset = project.labels.all()

@@ -41,6 +41,15 @@ class Project(models.Model):
     adaptive_mix = models.BooleanField(default=False)
     # Until every label has this many labeled pool items, the queue favours novelty.
     cold_start_min_per_label = models.PositiveSmallIntegerField(default=2)
+    # Suggestions below this confidence are not shown: a weak guess anchors more than it helps.
+    suggestion_threshold = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    # Test items never show a suggestion; withholding it on this share of pool items too
+    # keeps test items indistinguishable, and measures how annotators label unaided.
+    suggestion_withhold_share = models.FloatField(
+        default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
     active_ranking = models.ForeignKey(
         "Ranking", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -141,6 +150,9 @@ class Item(models.Model):
     label = models.ForeignKey(Label, null=True, on_delete=models.PROTECT, related_name="+")
     label_origin = models.CharField(max_length=12, choices=Origin.choices, blank=True)
     label_count = models.PositiveSmallIntegerField(default=0)
+    # Annotators' live labels disagree and no adjudication has decided: the item waits in
+    # the adjudication queue. Kept with the resolved label, in the same transaction.
+    conflict = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -148,6 +160,7 @@ class Item(models.Model):
             models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_id"),
         ]
         indexes = [
+            models.Index(fields=["project"], condition=models.Q(conflict=True), name="item_conflict"),
             models.Index(fields=["project", "split", "label_count"], name="item_split_count"),
             models.Index(fields=["project", "split", "rand_key"], name="item_split_rand"),
             models.Index(fields=["project", "content_hash"], name="item_content_hash"),
@@ -201,11 +214,20 @@ class Skip(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     flagged = models.BooleanField(default=False)
     comment = models.TextField(blank=True)
+    # A flag is open until an admin resolves it; meanwhile nobody is served the item.
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "created_at"], name="skip_user_time")]
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="skip_user_time"),
+            models.Index(
+                fields=["item"], condition=models.Q(flagged=True, resolved_at=None), name="skip_open_flag"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{'flag' if self.flagged else 'skip'} of {self.item_id} by {self.user_id}"

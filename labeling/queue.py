@@ -1,10 +1,18 @@
 """Which item an annotator labels next, and the lease that keeps it theirs for a while.
 
-Sources, in order: a random unlabeled test item (a `test_fraction` share of requests,
+Sources, in order: with `overlap` above 1, items that have some but not all of their
+labels (so that items reach their overlap, and agreement can be measured, before new
+ones are started); a random unlabeled test item (a `test_fraction` share of requests,
 until the project has `test_target` labeled test items); the active ranking, best first;
 the rest of the pool in random order; at last any unlabeled test item. An item is
 eligible for a user while it still needs labels (`overlap`), the user has not labeled
-or recently skipped it, and other annotators' live leases leave room for them.
+or recently skipped it, nobody's flag on it awaits an admin, and other annotators' live
+leases leave room for them.
+
+The model's suggestion travels with the lease. It is never shown on a test item; to keep
+test items indistinguishable it is also withheld on a fixed random share of pool items
+(`suggestion_withhold_share`), and it is not shown below `suggestion_threshold`. A
+second opinion never shows one either: it is there to check the first label independently.
 """
 
 import random
@@ -20,9 +28,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeling.models import Annotation, Item, Label, Lease, Origin, Project, QueueEntry, Skip, Split
+from labeling.splits import withholds_suggestion
 
 _MAX_LOCK_ATTEMPTS = 20
 RANDOM_REASON = "Picked at random."
+# Rankers' reasons may name the model's guess ("torn between X (60%) and Y"): where the
+# suggestion is hidden, so is any reason that could give it away.
+HIDDEN_GUESS_REASON = "Chosen by the model's ranking; its guess is not shown for this item."
+OVERLAP_REASON = "A second opinion: another annotator labeled it, and this project wants {n} labels per item."
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,7 @@ def _eligible_items(project: Project, user: AbstractBaseUser, now: datetime) -> 
         .annotate(held=Coalesce(Subquery(others_leases), 0))
         .filter(held__lt=Value(project.overlap) - F("label_count"))
         .exclude(Exists(recent_skips))
+        .exclude(Exists(Skip.objects.filter(item=OuterRef("pk"), flagged=True, resolved_at=None)))
     )
     if project.overlap > 1:
         items = items.exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), user=user)))
@@ -110,6 +124,8 @@ def _sources(
     """Yield (kind, candidate querysets) in the order they should be tried."""
     test = eligible.filter(split=Split.TEST)
     pool = eligible.filter(split=Split.POOL)
+    if project.overlap > 1:
+        yield "overlap", _random_order(eligible.filter(label_count__gt=0), rng)
     if rng.random() < project.test_fraction and _needs_test_labels(project):
         yield "test", _random_order(test, rng)
     if project.active_ranking_id is not None:
@@ -159,21 +175,36 @@ def _lease(item: Item, user: AbstractBaseUser, now: datetime, kind: str, project
             .select_related("ranking", "suggested_label")
             .first()
         )
+    shown = entry if entry is not None and shows_suggestion(project, item, entry.confidence) else None
+    reason = entry.reason if entry else RANDOM_REASON
+    if entry is not None and shown is None:
+        reason = HIDDEN_GUESS_REASON
+    if kind == "overlap":
+        reason = OVERLAP_REASON.format(n=project.overlap)
     lease, _ = Lease.objects.update_or_create(
         item=item,
         user=user,
         defaults={
             "expires_at": now + timedelta(seconds=settings.SIFT_LEASE_SECONDS),
             "created_at": now,
-            "strategy": entry.strategy if entry else "random",
+            "strategy": entry.strategy if entry else "overlap" if kind == "overlap" else "random",
             "score": entry.score if entry else None,
             "model_ref": entry.ranking.model_ref if entry else "",
-            "reason": entry.reason if entry else RANDOM_REASON,
+            "reason": reason,
             "predicted_label": entry.suggested_label if entry else None,
-            # Never a suggestion on a test item: it would bias the labels that judge the model.
-            "suggested_label": entry.suggested_label if entry and item.split == Split.POOL else None,
-            "suggestion_confidence": entry.confidence if entry and item.split == Split.POOL else None,
+            "suggested_label": shown.suggested_label if shown else None,
+            "suggestion_confidence": shown.confidence if shown else None,
         },
     )
     lease.item = item
     return Served.from_lease(lease)
+
+
+def shows_suggestion(project: Project, item: Item, confidence: float | None) -> bool:
+    """Whether the model's suggestion for `item` may be shown to an annotator."""
+    # Never on a test item: it would bias the labels that judge the model.
+    if item.split != Split.POOL or confidence is None:
+        return False
+    if confidence < project.suggestion_threshold:
+        return False
+    return not withholds_suggestion(project.seed, item.external_id, project.suggestion_withhold_share)

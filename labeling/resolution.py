@@ -26,6 +26,7 @@ class Resolved:
     label_count: int  # live votes
     deciding_id: int | None  # the annotation that decided the label
     voters: tuple[str, ...]  # who holds a live vote, in order of their vote
+    disputed: bool = False  # live votes name more than one label
 
 
 def resolve(votes: Iterable[Vote]) -> Resolved:
@@ -40,9 +41,15 @@ def resolve(votes: Iterable[Vote]) -> Resolved:
             latest[vote.voter] = vote
     live = [v for v in latest.values() if v.label_id is not None]
     voters = tuple(v.voter for v in live)
+    disputed = len({v.label_id for v in live}) > 1
     if adjudication is not None and adjudication.label_id is not None:
         return Resolved(
-            adjudication.label_id, adjudication.origin, len(live), adjudication.annotation_id, voters
+            adjudication.label_id,
+            adjudication.origin,
+            len(live),
+            adjudication.annotation_id,
+            voters,
+            disputed,
         )
     if not live:
         return Resolved(None, "", 0, None, ())
@@ -52,4 +59,4 @@ def resolve(votes: Iterable[Vote]) -> Resolved:
     # Most votes first; among equals, the label whose latest vote is newest.
     winner = max(tally.values(), key=lambda vs: (len(vs), max(v.annotation_id for v in vs)))
     deciding = max(winner, key=lambda v: v.annotation_id)
-    return Resolved(deciding.label_id, deciding.origin, len(live), deciding.annotation_id, voters)
+    return Resolved(deciding.label_id, deciding.origin, len(live), deciding.annotation_id, voters, disputed)

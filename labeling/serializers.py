@@ -3,8 +3,8 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from labeling.forms import clean_label_names
-from labeling.models import Item, Label, Membership, Project
+from labeling.forms import clean_label_names, clean_strategy_weights
+from labeling.models import Annotation, Item, Label, Membership, Project
 from labeling.queue import Served
 
 
@@ -23,12 +23,18 @@ class ProjectSerializer(serializers.ModelSerializer):
             "guidelines",
             "retrain_every",
             "overlap",
+            "strategy_weights",
+            "suggestion_threshold",
+            "suggestion_withhold_share",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]
 
     def validate_labels(self, value: list[str]) -> list[str]:
         return clean_label_names(value)
+
+    def validate_strategy_weights(self, value: object) -> dict[str, float]:
+        return clean_strategy_weights(value)
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -98,4 +104,73 @@ def serialize_served(served: Served) -> dict:
             "model": served.model_ref or None,
             "text": served.reason,
         },
+    }
+
+
+class ProjectSettingsSerializer(serializers.ModelSerializer):
+    """PATCH /api/v1/projects/{id}: any subset of the settings; the model's bounds apply."""
+
+    strategy_weights = serializers.JSONField(required=False)
+
+    class Meta:
+        model = Project
+        fields = [
+            "guidelines",
+            "overlap",
+            "test_fraction",
+            "test_target",
+            "retrain_every",
+            "strategy_weights",
+            "suggestion_threshold",
+            "suggestion_withhold_share",
+        ]
+
+    def validate_strategy_weights(self, value: object) -> dict[str, float]:
+        return clean_strategy_weights(value)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                f"Not a project setting: {', '.join(unknown)}. Settings: {', '.join(self.fields)}."
+            )
+        if not attrs:
+            raise serializers.ValidationError(f"Nothing to change. Settings: {', '.join(self.fields)}.")
+        return attrs
+
+
+class LabelChoiceSerializer(serializers.Serializer):
+    """A label of the item's project by name; null only where `allow_null` is set in context."""
+
+    label = serializers.CharField(allow_null=True)
+    client_id = serializers.UUIDField(required=False)
+
+    def validate_label(self, value: str | None) -> Label | None:
+        if value is None:
+            if not self.context.get("allow_null"):
+                raise serializers.ValidationError("Choose a label.")
+            return None
+        return AnnotationSerializer(context=self.context).validate_label(value)
+
+
+def serialize_history_entry(annotation: Annotation) -> dict:
+    item = annotation.item
+    return {
+        "annotation": annotation.pk,
+        "item": {"id": item.pk, "external_id": item.external_id, "text": item.text},
+        "label": annotation.label.name if annotation.label else None,
+        "suggested": annotation.suggested_label.name if annotation.suggested_label else None,
+        "created_at": annotation.created_at,
+    }
+
+
+def serialize_review_item(review) -> dict:
+    item = review.item
+    return {
+        "item": serialize_item(item),
+        "current_label": item.label.name if item.label_id else None,
+        "votes": [{"annotator": v.username, "label": v.label, "at": v.created_at} for v in review.votes],
+        "flags": [
+            {"annotator": f.user.username, "comment": f.comment, "at": f.created_at} for f in review.flags
+        ],
     }

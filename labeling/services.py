@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils.text import slugify
+from rest_framework.authtoken.models import Token
 
 from labeling import splits
 from labeling.exports import summarize_version
@@ -79,8 +80,9 @@ def import_items(project: Project, user: AbstractBaseUser | None, data: bytes, f
     rows = parse_upload(data, file_name, set(labels))
     with transaction.atomic():
         # Lock the project row: two imports into one project must not both pass the
-        # duplicate-id check and then both insert.
-        Project.objects.select_for_update().get(pk=project.pk)
+        # duplicate-id check and then both insert; and split by the locked row's
+        # test_fraction, which update_project_settings changes under the same lock.
+        project = Project.objects.select_for_update().get(pk=project.pk)
         _assign_ids(project, rows)
         batch = ImportBatch.objects.create(
             project=project,
@@ -247,7 +249,8 @@ def refresh_item_label(item: Item) -> None:
     item.label_id = resolved.label_id
     item.label_origin = resolved.origin
     item.label_count = resolved.label_count
-    item.save(update_fields=["label", "label_origin", "label_count"])
+    item.conflict = resolved.disputed and resolved.origin != Origin.ADJUDICATION
+    item.save(update_fields=["label", "label_origin", "label_count", "conflict"])
 
 
 def skip_item(item: Item, user: AbstractBaseUser, *, flag: bool = False, comment: str = "") -> Skip:
@@ -301,3 +304,61 @@ def create_dataset_version(project: Project, user: AbstractBaseUser | None, note
             note=note,
             created_by=user,
         )
+
+
+# What PATCH /api/v1/projects/{id} and the project page's settings form may change.
+SETTINGS_FIELDS = (
+    "guidelines",
+    "overlap",
+    "test_fraction",
+    "test_target",
+    "retrain_every",
+    "strategy_weights",
+    "suggestion_threshold",
+    "suggestion_withhold_share",
+)
+
+
+class SettingsRejected(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def update_project_settings(project: Project, changes: dict[str, object]) -> Project:
+    """Apply already-validated settings; the test fraction only while the project has no items.
+
+    Raises SettingsRejected (and changes nothing) otherwise.
+    """
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise SettingsRejected(sorted(unknown)[0], f"Not a project setting: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        # Same lock as import_items: an import cannot split items by a fraction that is
+        # being changed at this moment.
+        locked = Project.objects.select_for_update().get(pk=project.pk)
+        new_fraction = changes.get("test_fraction", locked.test_fraction)
+        if new_fraction != locked.test_fraction and locked.items.exists():
+            raise SettingsRejected(
+                "test_fraction",
+                f"The test fraction is fixed at {locked.test_fraction:g}: every imported item's split "
+                "was decided with it at import and never changes. Create a new project to use another one.",
+            )
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=[*changes, "updated_at"])
+    return locked
+
+
+def issue_api_token(user: AbstractBaseUser) -> Token:
+    """Give the user a new API token; the old one, if any, stops working at once."""
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        return Token.objects.create(user=user)
+
+
+def revoke_api_token(user: AbstractBaseUser) -> bool:
+    """Delete the user's API token; return whether there was one."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return deleted > 0

@@ -19,5 +19,14 @@ def random_key(seed: int, split_key: str) -> float:
     return _unit_hash("order", seed, split_key)
 
 
+def withholds_suggestion(seed: int, external_id: str, share: float) -> bool:
+    """Whether this pool item never shows a suggestion: a fixed `share` of items, by hash.
+
+    Fixed per item rather than drawn per request, so a reload or a second annotator sees
+    the item the same way, and the unaided labels form a stable random sample.
+    """
+    return _unit_hash("suggest", seed, external_id) < share
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).lower().encode()).hexdigest()

@@ -1,20 +1,23 @@
-"""Pages: project list and settings, import, members, export, and the labeling page."""
+"""Pages: project list and settings, import, members, export, the labeling page, and the
+team pages (agreement, adjudication, flags, annotator statistics), and the account page."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from rest_framework.authtoken.models import Token
 
-from labeling import exports, services
+from labeling import adjudication, exports, services, team_stats
 from labeling.access import (
     can_create_projects,
     get_project_for_user,
     is_project_admin,
     visible_projects,
 )
-from labeling.forms import ImportForm, MemberForm, ProjectForm
+from labeling.forms import AdjudicationForm, ImportForm, MemberForm, ProjectForm, ProjectSettingsForm
 from labeling.importing import ImportRejected
 
 
@@ -46,12 +49,18 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return _render_detail(request, project)
 
 
-def _render_detail(request: HttpRequest, project, import_form=None, import_errors=None, status=200):
+def _render_detail(
+    request: HttpRequest, project, import_form=None, import_errors=None, status=200, settings_form=None
+):
+    is_admin = is_project_admin(request.user, project)
     context = {
         "project": project,
         "stats": services.get_project_stats(project),
         "labels": project.labels.all(),
-        "is_admin": is_project_admin(request.user, project),
+        "is_admin": is_admin,
+        "settings_form": settings_form or ProjectSettingsForm(project=project),
+        "open_conflicts": adjudication.count_conflicts(project) if is_admin else 0,
+        "open_flags": adjudication.count_open_flags(project) if is_admin else 0,
         "memberships": project.memberships.select_related("user").order_by("user__username"),
         "imports": project.imports.select_related("created_by")[:10],
         "import_form": import_form or ImportForm(),
@@ -110,5 +119,116 @@ def project_export(request: HttpRequest, slug: str) -> HttpResponse | StreamingH
 @require_GET
 def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug=slug)
-    context = {"project": project, "labels": project.labels.all()}
+    context = {
+        "project": project,
+        "labels": project.labels.all(),
+        "is_admin": is_project_admin(request.user, project),
+    }
     return render(request, "labeling/annotate.html", context)
+
+
+@login_required
+@require_POST
+def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    form = ProjectSettingsForm(request.POST, project=project)
+    if form.is_valid():
+        try:
+            services.update_project_settings(project, form.changes())
+        except services.SettingsRejected as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("labeling:project-detail", slug=project.slug)
+    return _render_detail(request, project, settings_form=form, status=400)
+
+
+@login_required
+@require_GET
+def agreement(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug)
+    is_admin = is_project_admin(request.user, project)
+    report = team_stats.get_agreement_report(project, only_pairs_with=None if is_admin else request.user.pk)
+    context = {"project": project, "report": report, "is_admin": is_admin}
+    return render(request, "labeling/agreement.html", context)
+
+
+@login_required
+def adjudicate(request: HttpRequest, slug: str) -> HttpResponse:
+    """The conflicts queue; a POST decides one item's label."""
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    if request.method == "POST":
+        item, label = _reviewed_item(request, project)
+        if label is None:
+            raise BadRequest("Choose one of the project's labels.")
+        adjudication.adjudicate_item(item, request.user, label)
+        messages.success(request, f"{item.external_id} is now “{label}”.")
+        return redirect("labeling:adjudicate", slug=project.slug)
+    context = {
+        "project": project,
+        "reviews": adjudication.list_conflicts(project),
+        "count": adjudication.count_conflicts(project),
+        "labels": project.labels.all(),
+    }
+    return render(request, "labeling/adjudicate.html", context)
+
+
+@login_required
+def flags(request: HttpRequest, slug: str) -> HttpResponse:
+    """Flagged items; a POST closes an item's flags, deciding its label or returning it to the queue."""
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    if request.method == "POST":
+        item, label = _reviewed_item(request, project)
+        try:
+            adjudication.resolve_flags(item, request.user, label)
+        except adjudication.NoOpenFlags as exc:
+            messages.error(request, str(exc))
+        else:
+            outcome = f"labeled “{label}”." if label else "back in the queue."
+            messages.success(request, f"{item.external_id}: {outcome}")
+        return redirect("labeling:flags", slug=project.slug)
+    context = {
+        "project": project,
+        "reviews": adjudication.list_open_flags(project),
+        "count": adjudication.count_open_flags(project),
+        "labels": project.labels.all(),
+    }
+    return render(request, "labeling/flags.html", context)
+
+
+def _reviewed_item(request: HttpRequest, project) -> tuple:
+    form = AdjudicationForm(request.POST, project=project)
+    if not form.is_valid():
+        raise BadRequest("Choose one of the project's items and labels.")
+    item = get_object_or_404(project.items, pk=form.cleaned_data["item"])
+    return item, form.cleaned_data["label"]
+
+
+@login_required
+@require_GET
+def annotator_stats(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    context = {
+        "project": project,
+        "annotators": team_stats.get_annotator_stats(project),
+        "suggestions": team_stats.get_suggestion_stats(project),
+    }
+    return render(request, "labeling/annotators.html", context)
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    """The user's API token: create a new one (shown once) or revoke it."""
+    new_key = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            revoked = services.revoke_api_token(request.user)
+            messages.success(request, "Your API token is revoked." if revoked else "You had no API token.")
+            return redirect("labeling:account")
+        new_key = services.issue_api_token(request.user).key
+    context = {
+        "token": Token.objects.filter(user=request.user).first(),
+        "new_key": new_key,
+        "session_hours": settings.SESSION_COOKIE_AGE // 3600,
+    }
+    return render(request, "labeling/account.html", context)

@@ -27,6 +27,9 @@ def make_user(username: str, *, staff: bool = False, password: str = "pw-for-tes
 def make_project(owner, *, labels: tuple[str, ...] = ("positive", "negative"), **fields) -> Project:
     fields.setdefault("name", "Reviews")
     fields.setdefault("test_fraction", 0.2)
+    # Seeds are random, so the default withheld share would hide a different 10% of
+    # suggestions on every run; tests of withholding set it themselves.
+    fields.setdefault("suggestion_withhold_share", 0.0)
     return services.create_project(owner, fields.pop("name"), list(labels), **fields)
 
 

@@ -120,7 +120,14 @@ def test_import_label_retrain_in_a_worker_rank_and_export(worker):
     admin, annotator = make_user("admin", staff=True), make_user("annie")
     client, annotating = api_client(admin), api_client(annotator)
 
-    spec = {"name": "Bank intents", "labels": labels, "test_fraction": 0.25, "retrain_every": 0}
+    # No withheld share: the check below expects the next ranked item to carry its suggestion.
+    spec = {
+        "name": "Bank intents",
+        "labels": labels,
+        "test_fraction": 0.25,
+        "retrain_every": 0,
+        "suggestion_withhold_share": 0.0,
+    }
     created = client.post("/api/v1/projects", spec, format="json")
     assert created.status_code == 201, created.json()
     pid = created.json()["id"]

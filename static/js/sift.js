@@ -1,12 +1,19 @@
 // Shared helpers for Sift's pages: JSON calls to /api/v1 with the session's CSRF token.
 window.Sift = (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const pageToken = document.querySelector('meta[name="csrf-token"]').content;
+
+  // The cookie first: after logging in again in another tab, the token in this page's
+  // markup is stale, but the cookie is current.
+  function csrf() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : pageToken;
+  }
 
   async function api(method, url, body) {
     const response = await fetch(url, {
       method: method,
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     let data = null;
