@@ -143,9 +143,10 @@ def test_page_scripts_never_build_html_from_strings(script):
 
 def test_the_annotate_script_sets_item_text_and_metadata_as_text():
     source = (ROOT / "static" / "js" / "annotate.js").read_text()
-    assert "textBox.textContent = data.item.text;" in source
-    assert 'metaBox.appendChild(Sift.el("span", {}, k + ": "' in source
-    assert 'suggestionBox.textContent = "Model suggests' in source
+    assert "ui.text.textContent = data.item.text;" in source
+    assert "ui.itemId.textContent = data.item.external_id;" in source
+    assert "ui.suggName.textContent = suggestion.label;" in source
+    assert 'Sift.el("div", { class: "meta-row" })' in source
     sift = (ROOT / "static" / "js" / "sift.js").read_text()
     assert "node.textContent = text;" in sift  # Sift.el sets text, never markup
 

@@ -19,7 +19,7 @@ def _rank_everything(project, confidence=0.9):
         QueueEntry(
             ranking=ranking,
             item=item,
-            position=i,
+            priority=100 - i,
             strategy="margin",
             score=1.0,
             suggested_label=label,
