@@ -171,6 +171,9 @@ SIFT_SKIP_COOLDOWN_SECONDS = env.int("SIFT_SKIP_COOLDOWN_SECONDS", default=30 * 
 # served in random order until the next retrain ranks them.
 SIFT_QUEUE_SIZE = env.int("SIFT_QUEUE_SIZE", default=20_000)
 SIFT_SCORE_CHUNK_SIZE = env.int("SIFT_SCORE_CHUNK_SIZE", default=20_000)
+# Folds of the cross-validation run on the training labels of every new model (0: off);
+# each fold is one more fit, so this multiplies the training time of a retrain.
+SIFT_CV_FOLDS = env.int("SIFT_CV_FOLDS", default=5)
 # A queued or running job older than this is taken to have lost its worker.
 SIFT_JOB_TIMEOUT_SECONDS = env.int("SIFT_JOB_TIMEOUT_SECONDS", default=2 * 60 * 60)
 

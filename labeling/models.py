@@ -36,6 +36,13 @@ class Project(models.Model):
         default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
     )
     strategy_weights = models.JSONField(default=dict, blank=True)
+    # A retrained model replaces the active one only if its test macro-F1, on the same
+    # items, is at most this much lower; otherwise it waits as a candidate.
+    promotion_tolerance = models.FloatField(
+        default=0.02,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="How much lower a new model's macro-F1 may be than the active one's and still replace it.",
+    )
     active_ranking = models.ForeignKey(
         "Ranking", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

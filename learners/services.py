@@ -2,7 +2,6 @@
 
 import logging
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -13,7 +12,9 @@ from django.utils import timezone
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Project, Split
 from labeling.services import create_dataset_version
-from learners import ranking, tasks, training
+from learners import lifecycle, ranking, tasks, training
+from learners.jobs import fail_stale_jobs as _fail_stale_jobs
+from learners.jobs import update_job as _update_job
 from learners.models import Job, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -54,16 +55,6 @@ def start_retrain(
         if enqueue:
             transaction.on_commit(lambda: tasks.retrain.delay(job.pk))
     return job
-
-
-def _fail_stale_jobs(project: Project) -> None:
-    """A job older than the timeout lost its worker; it must not block new retrains forever."""
-    cutoff = timezone.now() - timedelta(seconds=settings.SIFT_JOB_TIMEOUT_SECONDS)
-    Job.objects.filter(project=project, state__in=Job.ACTIVE_STATES, created_at__lt=cutoff).update(
-        state=Job.State.FAILED,
-        error="The job did not finish in time; its worker was probably stopped.",
-        finished_at=timezone.now(),
-    )
 
 
 def maybe_start_retrain(project_id: int) -> Job | None:
@@ -119,8 +110,12 @@ def run_retrain(job: Job) -> ModelVersion | None:
             state=Job.State.SUCCEEDED,
             finished_at=timezone.now(),
             progress=1.0,
-            message=f"Model {model_version.short_id} is active.",
-            result={"model": str(model_version.pk), "metrics": _headline(model_version.metrics)},
+            message=lifecycle.outcome_message(model_version),
+            result={
+                "model": str(model_version.pk),
+                "metrics": _headline(model_version.metrics),
+                "promoted": model_version.is_active,
+            },
         )
     transaction.on_commit(lambda: maybe_start_retrain(project.pk))
     return model_version
@@ -153,19 +148,27 @@ def _train_and_rank(job: Job, project: Project) -> ModelVersion:
     )
     seconds = time.monotonic() - started
     _update_job(job, progress=0.3, message=f"Evaluating on {len(test)} labeled test items.")
-    proba = training.predict_proba(model, [t for t, _ in test])
-    metrics = training.evaluate([y for _, y in test], proba, model.classes_)
+    metrics, report = lifecycle.evaluate_model(
+        model,
+        rows,
+        training.DEFAULT_PARAMS,
+        seed=project.seed % 2**31,
+        progress=lambda message: _update_job(job, message=message),
+    )
     path = Path(str(project.pk)) / f"{model_version.pk.hex}.joblib"
     sha256 = training.save_artifact(model, settings.ARTIFACT_DIR / path)
     ModelVersion.objects.filter(pk=model_version.pk).update(
         status=ModelVersion.Status.READY,
         classes=list(model.classes_),
         metrics=metrics,
+        evaluation=report,
         artifact=str(path),
         sha256=sha256,
         training_seconds=seconds,
     )
     model_version.refresh_from_db()
+    if not lifecycle.compare_with_active(model_version, model, rows)["promoted"]:
+        return model_version  # a candidate: the active model and its ranking stay
     new_ranking = ranking.rank_pool(
         project,
         model,
@@ -174,27 +177,9 @@ def _train_and_rank(job: Job, project: Project) -> ModelVersion:
             job, progress=0.4 + 0.55 * done, message="Ranking the unlabeled pool."
         ),
     )
-    activate(model_version, new_ranking)
+    lifecycle.activate(model_version, new_ranking)
     return model_version
-
-
-def activate(model_version: ModelVersion, new_ranking) -> None:
-    """Make the model active and its ranking the queue, both at once."""
-    project = model_version.project
-    with transaction.atomic():
-        Project.objects.select_for_update().get(pk=project.pk)
-        ModelVersion.objects.filter(project=project, is_active=True).update(is_active=False)
-        ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True)
-        Project.objects.filter(pk=project.pk).update(active_ranking=new_ranking)
-    ranking.delete_stale_rankings(project, keep=new_ranking)
 
 
 def _headline(metrics: dict) -> dict:
     return {k: metrics[k] for k in ("accuracy", "macro_f1", "n") if k in metrics}
-
-
-def _update_job(job: Job, **fields: object) -> None:
-    """Write job fields at once, outside any long transaction, so pages see progress."""
-    for name, value in fields.items():
-        setattr(job, name, value)
-    Job.objects.filter(pk=job.pk).update(**fields)

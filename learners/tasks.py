@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from learners import services
+from learners import lifecycle, services
 from learners.models import Job
 
 logger = logging.getLogger(__name__)
@@ -20,3 +20,15 @@ def retrain(job_id: int) -> None:
         logger.info("retrain job %s is %s already; not running it again", job_id, job.state)
         return
     services.run_retrain(job)
+
+
+@shared_task(acks_late=True)
+def activate_model(job_id: int) -> None:
+    job = Job.objects.select_related("project", "created_by").filter(pk=job_id).first()
+    if job is None:
+        logger.warning("activation job %s no longer exists", job_id)
+        return
+    if job.state != Job.State.QUEUED:
+        logger.info("activation job %s is %s already; not running it again", job_id, job.state)
+        return
+    lifecycle.run_activation(job)
