@@ -10,6 +10,9 @@ urlpatterns = [
     path("projects/<int:pk>/next", api.project_next, name="api-project-next"),
     path("projects/<int:pk>/stats", api.project_stats, name="api-project-stats"),
     path("projects/<int:pk>/export", api.project_export, name="api-project-export"),
+    path("projects/<int:pk>/versions", api.project_versions, name="api-project-versions"),
+    path("projects/<int:pk>/versions/<int:number>/export", api.version_export, name="api-version-export"),
+    path("projects/<int:pk>/versions/<int:a>/diff/<int:b>", api.version_diff, name="api-version-diff"),
     path("items/<int:pk>/annotations", api.item_annotations, name="api-item-annotations"),
     path("items/<int:pk>/skip", api.item_skip, name="api-item-skip"),
 ]

@@ -31,7 +31,7 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name", "labels", "test_fraction", "guidelines", "retrain_every"]
+        fields = ["name", "labels", "test_fraction", "guidelines", "retrain_every", "promotion_tolerance"]
 
     def clean_labels(self) -> list[str]:
         return clean_label_names([n for n in self.cleaned_data["labels"].splitlines() if n.strip()])
@@ -51,3 +51,16 @@ class MemberForm(forms.Form):
         if user is None:
             raise ValidationError(f"There is no active user {name!r}.")
         return user
+
+
+class SnapshotForm(forms.Form):
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Why this snapshot, e.g. 'before relabeling refunds'"}),
+    )
+
+
+class DiffForm(forms.Form):
+    a = forms.IntegerField(min_value=1, label="from version")
+    b = forms.IntegerField(min_value=1, label="to version")

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from labeling.forms import clean_label_names
-from labeling.models import Item, Label, Membership, Project
+from labeling.models import DatasetVersion, Item, Label, Membership, Project
 from labeling.queue import Served
 
 
@@ -23,6 +23,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "guidelines",
             "retrain_every",
             "overlap",
+            "promotion_tolerance",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]
@@ -71,6 +72,29 @@ class AnnotationSerializer(serializers.Serializer):
             names = ", ".join(project.labels.values_list("name", flat=True))
             raise serializers.ValidationError(f"{value!r} is not one of this project's labels ({names}).")
         return label
+
+
+class SnapshotSerializer(serializers.Serializer):
+    note = serializers.CharField(allow_blank=True, default="", max_length=2000)
+
+
+class DatasetVersionSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "number",
+            "sha256",
+            "created_at",
+            "created_by",
+            "parent",
+            "counts",
+            "note",
+            "max_annotation_id",
+            "rule",
+        ]
 
 
 class SkipSerializer(serializers.Serializer):

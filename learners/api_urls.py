@@ -7,4 +7,7 @@ urlpatterns = [
     path("projects/<int:pk>/jobs", api.project_jobs, name="api-project-jobs"),
     path("projects/<int:pk>/models", api.project_models, name="api-project-models"),
     path("jobs/<int:pk>", api.job_detail, name="api-job"),
+    path("models/<uuid:pk>", api.model_detail, name="api-model"),
+    path("models/<uuid:pk>/activate", api.model_activate, name="api-model-activate"),
+    path("models/<uuid:pk>/evaluation", api.model_evaluation, name="api-model-evaluation"),
 ]

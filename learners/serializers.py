@@ -26,6 +26,7 @@ class JobSerializer(serializers.ModelSerializer):
 class ModelVersionSerializer(serializers.ModelSerializer):
     dataset_version = serializers.SlugRelatedField(slug_field="number", read_only=True)
     active = serializers.BooleanField(source="is_active")
+    candidate = serializers.BooleanField(source="is_candidate", read_only=True)
 
     class Meta:
         model = ModelVersion
@@ -44,4 +45,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "dataset_version",
             "sha256",
             "training_seconds",
+            "activated_at",
+            "candidate",
+            "shadow",
         ]

@@ -7,5 +7,9 @@ app_name = "learners"
 urlpatterns = [
     path("projects/<slug:slug>/models/", views.project_models, name="project-models"),
     path("projects/<slug:slug>/retrain", views.project_retrain, name="project-retrain"),
+    path("projects/<slug:slug>/promotion", views.project_promotion, name="project-promotion"),
+    path("projects/<slug:slug>/quality/", views.project_quality, name="project-quality"),
+    path("models/<uuid:pk>/", views.model_detail, name="model-detail"),
+    path("models/<uuid:pk>/activate", views.model_activate, name="model-activate"),
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
 ]
