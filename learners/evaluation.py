@@ -310,9 +310,9 @@ def length_buckets(texts: Sequence[str]) -> list[str]:
     lengths = np.asarray([len(t) for t in texts])
     if len(lengths) == 0:
         return []
-    low, high = np.percentile(lengths, [100 / 3, 200 / 3])
+    low, high = (int(v) for v in np.floor(np.percentile(lengths, [100 / 3, 200 / 3])))
     return [
-        f"short (≤{low:.0f} chars)" if n <= low else f"long (>{high:.0f} chars)" if n > high else "medium"
+        f"short (≤{low} chars)" if n <= low else f"long (>{high} chars)" if n > high else "medium"
         for n in lengths
     ]
 

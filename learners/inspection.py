@@ -51,7 +51,9 @@ def _feature(name: str, weight: float) -> dict:
     kind, _, text = name.partition("__")
     if not text:
         kind, text = "", name
-    return {"feature": text, "kind": kind, "weight": float(weight)}
+    # Character n-grams carry padding spaces that matter (" refu" starts a word): show them.
+    shown = text.replace(" ", "␣") if kind == "char" else text
+    return {"feature": text, "kind": kind, "weight": float(weight), "shown": shown}
 
 
 def group_keys(texts: Sequence[str], groups: Sequence[str | None]) -> np.ndarray:

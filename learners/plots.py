@@ -57,8 +57,10 @@ def confusion_matrix_svg(labels: Sequence[str], matrix: Sequence[Sequence[int]])
     rows = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
     n = len(labels)
-    side = min(11.0, 2.2 + 0.32 * n)
-    fig = _figure(side + 1.2, side)
+    # Room for the tick labels (their longest name) plus a cell size that stays legible.
+    margin = 0.07 * max((len(str(label)) for label in labels), default=1)
+    side = min(12.0, max(3.0, 0.38 * n))
+    fig = _figure(side + margin + 1.6, side + margin + 0.8)
     ax = _axes(fig)
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1, aspect="equal")
     ticks = np.arange(n)
@@ -144,12 +146,17 @@ def calibration_svg(cal: dict) -> str:
     centers = [(b["low"] + b["high"]) / 2 for b in bins]
     width = (bins[0]["high"] - bins[0]["low"]) * 0.9 if bins else 0.09
     top.plot([0, 1], [0, 1], ls="--", color=MUTED, lw=1, label="perfectly calibrated")
-    gaps = [b["accuracy"] - b["confidence"] for b in bins]
-    colors = [BAD if g < -0.05 else OK if g > 0.05 else ACCENT for g in gaps]
-    top.bar(centers, [b["accuracy"] for b in bins], width=width, color=colors, alpha=0.8, label="share right")
-    top.scatter(
-        [b["confidence"] for b in bins], [b["accuracy"] for b in bins], color="#1d2330", s=12, zorder=3
+    top.bar(
+        centers, [b["accuracy"] for b in bins], width=width, color=ACCENT, alpha=0.75, label="share right"
     )
+    # The gap between what the model claims and what it gets: red when it claims too much.
+    for b in bins:
+        color = BAD if b["accuracy"] < b["confidence"] else OK
+        top.plot(
+            [b["confidence"]] * 2, [b["accuracy"], b["confidence"]], color=color, lw=3, solid_capstyle="butt"
+        )
+    top.plot([], [], color=BAD, lw=3, label="over-confident by")
+    top.plot([], [], color=OK, lw=3, label="under-confident by")
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)
     top.set_ylabel("share of predictions that were right")
@@ -208,6 +215,7 @@ def learning_curve_svg(points: list[dict]) -> str:
                 label="active model",
             )
     ax.set_ylim(0, 1)
+    ax.set_xlim(0, max(x) * 1.08 if len(x) else 1)
     ax.set_xlabel("labeled pool items the model learned from")
     ax.set_ylabel("macro-F1 on its test set")
     ax.set_title("Learning curve across model versions")
@@ -227,8 +235,7 @@ def label_balance_svg(per_label: dict) -> str:
     ax.barh(y - 0.2, test, height=0.4, color="#f0a03c", label="test")
     ax.set_yticks(y, labels=names)
     ax.set_xlabel("labeled items")
-    ax.set_title("Label balance per split")
-    ax.legend(loc="lower right", fontsize=7)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, fontsize=8, frameon=False)
     return to_svg(fig)
 
 
