@@ -13,6 +13,10 @@ class Command(BaseCommand):
         "the labels as they are now, or a dataset version with --version."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs):
+        # `--version N` names a dataset version here; Django's own --version gives way.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser) -> None:
         parser.add_argument("project", help="Project slug.")
         parser.add_argument("--version", type=int, help="Dataset version number (default: the labels now).")
