@@ -1,7 +1,8 @@
 """A model's life after it is fitted: judged once on held-out labels, compared with the
 active model on the same items, promoted or kept as a candidate, and activated (or rolled
 back to) by an admin, which re-scores the pool so that the queue and its suggestions come
-from the model that is active.
+from the model that is active. Its k-fold cross-validation, k more fits, runs in a job of
+its own after the retrain so that the new ranking does not wait for it.
 """
 
 import logging
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from sklearn.pipeline import Pipeline
 
-from labeling.exports import DatasetRow
+from labeling.exports import DatasetRow, iter_dataset_rows
 from labeling.models import Lease, Project, QueueEntry, Ranking, Split
 from learners import evaluation, inspection, ranking, tasks, training
 from learners.jobs import fail_stale_jobs, update_job
@@ -58,13 +59,7 @@ def _normalized(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-def evaluate_model(
-    model: Pipeline,
-    rows: list[DatasetRow],
-    params: dict,
-    seed: int,
-    progress: Callable[[str], None] = lambda message: None,
-) -> tuple[dict, dict]:
+def evaluate_model(model: Pipeline, rows: list[DatasetRow], seed: int) -> tuple[dict, dict]:
     """Judge a fitted model on its dataset version's test rows: (headline metrics, full report)."""
     train, test, left_out = split_rows(rows)
     classes = list(model.classes_)
@@ -82,7 +77,12 @@ def evaluate_model(
         }
         report["segments"] = _segments(test, y_test, evaluation.predicted_labels(proba, classes), seed)
     report["features"] = inspection.top_features(model)
-    report["cross_validation"], report["label_suspects"] = _cross_validate(train, params, seed, progress)
+    report["label_suspects"] = []
+    report["cross_validation"] = (
+        {"pending": "Cross-validation runs in a job of its own after the retrain."}
+        if settings.SIFT_CV_FOLDS >= 2
+        else {"skipped": "Cross-validation is off (SIFT_CV_FOLDS)."}
+    )
     report["warnings"] = evaluation.evaluation_warnings(report, classes)
     if left_out:
         report["warnings"].append(
@@ -116,12 +116,67 @@ def _is_category(value: object) -> bool:
     return isinstance(value, str | int | bool) or value is None
 
 
+def schedule_cross_validation(model_version: ModelVersion, retrain: Job) -> Job | None:
+    """Cross-validate a new model's training labels in an `evaluate` job (inline if the retrain was)."""
+    if settings.SIFT_CV_FOLDS < 2 or model_version.dataset_version_id is None:
+        return None
+    job = Job.objects.create(
+        project_id=model_version.project_id,
+        kind=Job.Kind.EVALUATE,
+        created_by=retrain.created_by,
+        params={"model": str(model_version.pk)},
+        message=f"Waiting for a worker to cross-validate model {model_version.short_id}.",
+    )
+    if retrain.params.get("inline"):
+        run_cross_validation(job)
+    else:
+        transaction.on_commit(lambda: tasks.cross_validate_model.delay(job.pk))
+    return job
+
+
+def run_cross_validation(job: Job) -> None:
+    """Fit the model's pipeline k times on its training labels; store the spread and the suspects."""
+    update_job(job, state=Job.State.RUNNING, started_at=timezone.now(), progress=0.01)
+    model_version = ModelVersion.objects.select_related("project", "dataset_version").get(
+        pk=job.params["model"]
+    )
+    project = model_version.project
+    try:
+        # The pool split only: a test item never reaches a fold, not even a held-out one.
+        train = list(iter_dataset_rows(project, model_version.dataset_version.max_annotation_id, Split.POOL))
+        summary, suspects = _cross_validate(
+            train,
+            model_version.params,
+            project.seed % 2**31,
+            lambda message: update_job(job, message=message),
+        )
+        with transaction.atomic():
+            locked = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
+            locked.evaluation = {**locked.evaluation, "cross_validation": summary, "label_suspects": suspects}
+            locked.save(update_fields=["evaluation"])
+    except Exception as exc:
+        logger.exception("evaluation job %s failed", job.pk)
+        update_job(
+            job, state=Job.State.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"
+        )
+        return
+    spread = (
+        f"macro-F1 {summary['mean']:.3f} ± {summary['std']:.3f}" if "mean" in summary else summary["skipped"]
+    )
+    update_job(
+        job,
+        state=Job.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress=1.0,
+        message=f"Cross-validated model {model_version.short_id}: {spread}.",
+        result={"model": str(model_version.pk), "suspects": len(suspects)},
+    )
+
+
 def _cross_validate(
     train: list[DatasetRow], params: dict, seed: int, progress: Callable[[str], None]
 ) -> tuple[dict, list[dict]]:
     folds = settings.SIFT_CV_FOLDS
-    if folds < 2:
-        return {"skipped": "Cross-validation is off (SIFT_CV_FOLDS)."}, []
     progress(f"Cross-validating: {folds} folds over {len(train)} training labels.")
     summary, oof, classes = inspection.cross_validate(
         [r.text for r in train],

@@ -15,6 +15,7 @@ class Job(models.Model):
         SCORE = "score"
         EXPORT = "export"
         SIMULATE = "simulate"
+        EVALUATE = "evaluate"
 
     class State(models.TextChoices):
         QUEUED = "queued"

@@ -94,7 +94,9 @@ def data_quality(project: Project) -> dict:
     active = (
         ModelVersion.objects.filter(project=project, is_active=True).select_related("dataset_version").first()
     )
-    key = f"sift:quality:{project.pk}:{state['n']}:{state['last']}:{watermark}:{active.pk if active else '-'}"
+    # The active model's suspects arrive with its cross-validation, after it became active.
+    model_key = f"{active.pk}:{active.evaluation.get('cross_validation', {}).get('mean')}" if active else "-"
+    key = f"sift:quality:{project.pk}:{state['n']}:{state['last']}:{watermark}:{model_key}"
     report = cache.get(key)
     if report is None:
         report = _build_quality(project, active)

@@ -49,7 +49,8 @@ def start_retrain(
             project=project,
             kind=Job.Kind.RETRAIN,
             created_by=user,
-            params={"trigger": trigger},
+            # Inline retrains (tests, `retrain --inline`) also cross-validate inline.
+            params={"trigger": trigger, "inline": not enqueue},
             message="Waiting for a worker.",
         )
         if enqueue:
@@ -117,6 +118,7 @@ def run_retrain(job: Job) -> ModelVersion | None:
                 "promoted": model_version.is_active,
             },
         )
+        lifecycle.schedule_cross_validation(model_version, job)
     transaction.on_commit(lambda: maybe_start_retrain(project.pk))
     return model_version
 
@@ -148,13 +150,7 @@ def _train_and_rank(job: Job, project: Project) -> ModelVersion:
     )
     seconds = time.monotonic() - started
     _update_job(job, progress=0.3, message=f"Evaluating on {len(test)} labeled test items.")
-    metrics, report = lifecycle.evaluate_model(
-        model,
-        rows,
-        training.DEFAULT_PARAMS,
-        seed=project.seed % 2**31,
-        progress=lambda message: _update_job(job, message=message),
-    )
+    metrics, report = lifecycle.evaluate_model(model, rows, seed=project.seed % 2**31)
     path = Path(str(project.pk)) / f"{model_version.pk.hex}.joblib"
     sha256 = training.save_artifact(model, settings.ARTIFACT_DIR / path)
     ModelVersion.objects.filter(pk=model_version.pk).update(

@@ -32,3 +32,15 @@ def activate_model(job_id: int) -> None:
         logger.info("activation job %s is %s already; not running it again", job_id, job.state)
         return
     lifecycle.run_activation(job)
+
+
+@shared_task(acks_late=True)
+def cross_validate_model(job_id: int) -> None:
+    job = Job.objects.select_related("project").filter(pk=job_id).first()
+    if job is None:
+        logger.warning("evaluation job %s no longer exists", job_id)
+        return
+    if job.state != Job.State.QUEUED:
+        logger.info("evaluation job %s is %s already; not running it again", job_id, job.state)
+        return
+    lifecycle.run_cross_validation(job)

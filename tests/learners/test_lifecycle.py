@@ -33,7 +33,7 @@ def _rows(n: int, start: int = 0) -> list[dict]:
 @pytest.fixture
 def lab(owner, annotator):
     """A project with 160 labeled items, 40% of them in the test split."""
-    project = make_project(owner, name="Lifecycle", test_fraction=0.4, test_target=0)
+    project = make_project(owner, name="Lifecycle", test_fraction=0.4, test_target=0, seed=4)
     add_member(project, annotator)
     labeling_services.import_items(project, owner, csv_bytes(_rows(160)), "rows.csv")
     unlabeled = [
@@ -103,7 +103,7 @@ def test_evaluation_api_matches_scikit_learn_on_the_test_items(lab, annotator):
 
 
 def test_no_training_item_is_ever_counted_in_the_evaluation(owner):
-    lab = make_project(owner, name="Small", test_fraction=0.25)
+    lab = make_project(owner, name="Small", test_fraction=0.25, seed=6)
     rows = _rows(100)
     for row in rows[-5:]:
         row["label"] = ""
@@ -149,9 +149,10 @@ def test_model_page_draws_the_stored_evaluation_without_refitting(client, lab, a
 
 
 def test_a_small_test_set_is_flagged_on_the_page(client, owner):
-    project = make_project(owner, name="Tiny", test_fraction=0.2)
+    project = make_project(owner, name="Tiny", test_fraction=0.2, seed=5)
     rows = _rows(40)
-    rows[-1]["label"] = ""  # one unlabeled item left to rank
+    for row in rows[-5:]:
+        row["label"] = ""  # unlabeled items left to rank
     labeling_services.import_items(project, owner, csv_bytes(rows), "rows.csv")
     model = _retrain(project)
     client.force_login(owner)
@@ -384,3 +385,34 @@ def test_cross_validation_can_be_turned_off(lab, settings):
     model = _retrain(lab)
     assert "off" in model.evaluation["cross_validation"]["skipped"]
     assert model.evaluation["label_suspects"] == []
+
+
+def test_a_queued_retrain_cross_validates_in_a_job_of_its_own(lab, owner, django_capture_on_commit_callbacks):
+    with (
+        mock.patch.object(tasks.retrain, "delay") as retrain_delay,
+        mock.patch.object(tasks.cross_validate_model, "delay") as evaluate_delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        job = services.start_retrain(lab, owner)
+    retrain_delay.assert_called_once_with(job.pk)
+    with (
+        mock.patch.object(tasks.cross_validate_model, "delay") as evaluate_delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        tasks.retrain(job.pk)
+    model = ModelVersion.objects.get(project=lab)
+    assert model.is_active  # the ranking did not wait for the cross-validation
+    assert "pending" in model.evaluation["cross_validation"]
+    evaluate = Job.objects.get(kind=Job.Kind.EVALUATE)
+    evaluate_delay.assert_called_once_with(evaluate.pk)
+    assert evaluate.params == {"model": str(model.pk)}
+
+    tasks.cross_validate_model(evaluate.pk)
+    evaluate.refresh_from_db()
+    model.refresh_from_db()
+    assert evaluate.state == Job.State.SUCCEEDED
+    assert "Cross-validated model" in evaluate.message
+    assert model.evaluation["cross_validation"]["folds"] == 5
+    assert model.evaluation["macro_f1"]["value"] == model.metrics["macro_f1"]  # the rest is untouched
+    tasks.cross_validate_model(evaluate.pk)  # a redelivered message does not run it twice
+    assert Job.objects.filter(kind=Job.Kind.EVALUATE).count() == 1
