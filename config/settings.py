@@ -175,6 +175,9 @@ SIFT_QUEUE_SIZE = env.int("SIFT_QUEUE_SIZE", default=2_000)
 SIFT_BATCH_SIZE = env.int("SIFT_BATCH_SIZE", default=20)
 # Items scored per chunk; a pool of several chunks is scored by all workers in parallel.
 SIFT_SCORE_CHUNK_SIZE = env.int("SIFT_SCORE_CHUNK_SIZE", default=50_000)
+# Folds of the cross-validation run on the training labels of every new model (0: off);
+# each fold is one more fit, so this multiplies the training time of a retrain.
+SIFT_CV_FOLDS = env.int("SIFT_CV_FOLDS", default=5)
 # A queued or running job older than this is taken to have lost its worker.
 SIFT_JOB_TIMEOUT_SECONDS = env.int("SIFT_JOB_TIMEOUT_SECONDS", default=2 * 60 * 60)
 

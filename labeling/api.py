@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
@@ -9,7 +10,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import adjudication, exports, services, team_stats, workstation
+from labeling import adjudication, exports, services, team_stats, versions, workstation
 from labeling.access import (
     can_create_projects,
     get_item_for_user,
@@ -21,12 +22,14 @@ from labeling.importing import ImportRejected
 from labeling.queue import serve_next_item
 from labeling.serializers import (
     AnnotationSerializer,
+    DatasetVersionSerializer,
     ImportSerializer,
     LabelChoiceSerializer,
     MemberSerializer,
     ProjectSerializer,
     ProjectSettingsSerializer,
     SkipSerializer,
+    SnapshotSerializer,
     serialize_history_entry,
     serialize_review_item,
     serialize_served,
@@ -171,6 +174,34 @@ def project_history(request: Request, pk: int) -> Response:
     return Response({"history": [serialize_history_entry(a) for a in entries]})
 
 
+@extend_schema(request=SnapshotSerializer, responses={200: DatasetVersionSerializer(many=True), 201: dict})
+@api_view(["GET", "POST"])
+def project_versions(request: Request, pk: int) -> Response:
+    if request.method == "GET":
+        project = get_project_for_user(request.user, pk=pk)
+        found = project.versions.select_related("parent", "created_by")
+        return Response(DatasetVersionSerializer(found, many=True).data)
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    serializer = SnapshotSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    version = services.create_dataset_version(project, request.user, note=serializer.validated_data["note"])
+    return Response(DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses={(200, "text/csv"): str, 400: dict})
+@api_view(["GET"])
+def version_export(request: Request, pk: int, number: int) -> StreamingHttpResponse | Response:
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    version = get_object_or_404(project.versions, number=number)
+    fmt = request.query_params.get("format", "csv")
+    if fmt not in versions.FORMATS:
+        return Response(
+            {"error": f"Unknown format {fmt!r}; choose one of: {', '.join(versions.FORMATS)}."},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    return versions.version_response(version, fmt)
+
+
 @extend_schema(responses=dict)
 @api_view(["GET"])
 def project_progress(request: Request, pk: int) -> Response:
@@ -258,3 +289,17 @@ def token_revoke(request: Request) -> Response:
     """Revoke the caller's API token: requests with it get 401 from now on."""
     revoked = services.revoke_api_token(request.user)
     return Response({"revoked": revoked})
+
+
+@extend_schema(responses=dict)
+@api_view(["GET"])
+def version_diff(request: Request, pk: int, a: int, b: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    old = get_object_or_404(project.versions, number=a)
+    new = get_object_or_404(project.versions, number=b)
+    limit = request.query_params.get("limit", str(versions.DIFF_LIMIT))
+    if not limit.isdigit() or not 0 < int(limit) <= 10_000:
+        return Response(
+            {"error": "limit must be a whole number from 1 to 10000."}, status=status.HTTP_400_BAD_REQUEST
+        )
+    return Response(versions.diff_versions(project, old, new, limit=int(limit)))

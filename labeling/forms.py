@@ -35,7 +35,7 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name", "labels", "test_fraction", "guidelines", "retrain_every"]
+        fields = ["name", "labels", "test_fraction", "guidelines", "retrain_every", "promotion_tolerance"]
 
     def clean_labels(self) -> list[str]:
         return clean_label_names([n for n in self.cleaned_data["labels"].splitlines() if n.strip()])
@@ -133,3 +133,16 @@ class AdjudicationForm(forms.Form):
     def __init__(self, *args: object, project: Project, **kwargs: object):
         super().__init__(*args, **kwargs)
         self.fields["label"].queryset = project.labels.all()
+
+
+class SnapshotForm(forms.Form):
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Why this snapshot, e.g. 'before relabeling refunds'"}),
+    )
+
+
+class DiffForm(forms.Form):
+    a = forms.IntegerField(min_value=1, label="from version")
+    b = forms.IntegerField(min_value=1, label="to version")

@@ -50,6 +50,13 @@ class Project(models.Model):
     suggestion_withhold_share = models.FloatField(
         default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
+    # A retrained model replaces the active one only if its test macro-F1, on the same
+    # items, is at most this much lower; otherwise it waits as a candidate.
+    promotion_tolerance = models.FloatField(
+        default=0.02,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="How much lower a new model's macro-F1 may be than the active one's and still replace it.",
+    )
     active_ranking = models.ForeignKey(
         "Ranking", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from labeling.forms import clean_label_names, clean_strategy_weights
-from labeling.models import Annotation, Item, Label, Membership, Project
+from labeling.models import Annotation, DatasetVersion, Item, Label, Membership, Project
 from labeling.queue import Served
 
 
@@ -26,6 +26,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "strategy_weights",
             "suggestion_threshold",
             "suggestion_withhold_share",
+            "promotion_tolerance",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]
@@ -77,6 +78,29 @@ class AnnotationSerializer(serializers.Serializer):
             names = ", ".join(project.labels.values_list("name", flat=True))
             raise serializers.ValidationError(f"{value!r} is not one of this project's labels ({names}).")
         return label
+
+
+class SnapshotSerializer(serializers.Serializer):
+    note = serializers.CharField(allow_blank=True, default="", max_length=2000)
+
+
+class DatasetVersionSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "number",
+            "sha256",
+            "created_at",
+            "created_by",
+            "parent",
+            "counts",
+            "note",
+            "max_annotation_id",
+            "rule",
+        ]
 
 
 class SkipSerializer(serializers.Serializer):

@@ -281,6 +281,11 @@ def get_project_stats(project: Project) -> dict:
     return {**totals, "annotations": annotations["n"], "per_label": per_label}
 
 
+def get_item_history(item: Item) -> list[Annotation]:
+    """Every annotation of the item, oldest first, with who gave it and what was suggested."""
+    return list(item.annotations.select_related("user", "label", "suggested_label").order_by("pk"))
+
+
 def get_label_watermark(project: Project) -> int:
     """Return the highest annotation id in the project (0 when nothing is labeled)."""
     return Annotation.objects.filter(item__project=project).aggregate(m=Max("pk"))["m"] or 0

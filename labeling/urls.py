@@ -18,4 +18,10 @@ urlpatterns = [
     path("projects/<slug:slug>/flags", views.flags, name="flags"),
     path("projects/<slug:slug>/annotators", views.annotator_stats, name="annotator-stats"),
     path("account/", views.account, name="account"),
+    path("projects/<slug:slug>/items/<int:pk>/", views.item_detail, name="item-detail"),
+    path("projects/<slug:slug>/versions/", views.project_versions, name="project-versions"),
+    path("projects/<slug:slug>/versions/new", views.version_snapshot, name="version-snapshot"),
+    path("projects/<slug:slug>/versions/diff", views.version_diff_pick, name="version-diff-pick"),
+    path("projects/<slug:slug>/versions/<int:number>/export", views.version_export, name="version-export"),
+    path("projects/<slug:slug>/versions/<int:a>/diff/<int:b>/", views.version_diff, name="version-diff"),
 ]

@@ -10,14 +10,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authtoken.models import Token
 
-from labeling import adjudication, exports, services, team_stats
+from labeling import adjudication, exports, services, team_stats, versions
 from labeling.access import (
     can_create_projects,
     get_project_for_user,
     is_project_admin,
     visible_projects,
 )
-from labeling.forms import AdjudicationForm, ImportForm, MemberForm, ProjectForm, ProjectSettingsForm
+from labeling.forms import (
+    AdjudicationForm,
+    DiffForm,
+    ImportForm,
+    MemberForm,
+    ProjectForm,
+    ProjectSettingsForm,
+    SnapshotForm,
+)
 from labeling.importing import ImportRejected
 
 
@@ -206,6 +214,39 @@ def _reviewed_item(request: HttpRequest, project) -> tuple:
 
 @login_required
 @require_GET
+def project_versions(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug)
+    found = list(project.versions.select_related("created_by", "parent"))
+    context = {
+        "project": project,
+        "versions": found,
+        "is_admin": is_project_admin(request.user, project),
+        "snapshot_form": SnapshotForm(),
+        "diff_form": DiffForm(
+            initial={"a": found[1].number, "b": found[0].number} if len(found) > 1 else None
+        ),
+        "formats": versions.FORMATS,
+    }
+    return render(request, "labeling/versions.html", context)
+
+
+@login_required
+@require_POST
+def version_snapshot(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    form = SnapshotForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("labeling:project-versions", slug=project.slug)
+    version = services.create_dataset_version(project, request.user, note=form.cleaned_data["note"])
+    messages.success(
+        request, f"Saved dataset version {version.number} ({version.counts['total']} labeled items)."
+    )
+    return redirect("labeling:project-versions", slug=project.slug)
+
+
+@login_required
+@require_GET
 def annotator_stats(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug=slug, admin=True)
     context = {
@@ -232,3 +273,46 @@ def account(request: HttpRequest) -> HttpResponse:
         "session_hours": settings.SESSION_COOKIE_AGE // 3600,
     }
     return render(request, "labeling/account.html", context)
+
+
+@login_required
+@require_GET
+def version_export(request: HttpRequest, slug: str, number: int) -> HttpResponse | StreamingHttpResponse:
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    version = get_object_or_404(project.versions, number=number)
+    fmt = request.GET.get("format", "csv")
+    if fmt not in versions.FORMATS:
+        return HttpResponse(f"Unknown export format {fmt!r}.", status=400, content_type="text/plain")
+    return versions.version_response(version, fmt)
+
+
+@login_required
+@require_GET
+def version_diff_pick(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    form = DiffForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, "Pick two version numbers to compare.")
+        return redirect("labeling:project-versions", slug=project.slug)
+    return redirect(
+        "labeling:version-diff", slug=project.slug, a=form.cleaned_data["a"], b=form.cleaned_data["b"]
+    )
+
+
+@login_required
+@require_GET
+def version_diff(request: HttpRequest, slug: str, a: int, b: int) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    old = get_object_or_404(project.versions, number=a)
+    new = get_object_or_404(project.versions, number=b)
+    context = {"project": project, "old": old, "new": new, "diff": versions.diff_versions(project, old, new)}
+    return render(request, "labeling/version_diff.html", context)
+
+
+@login_required
+@require_GET
+def item_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    item = get_object_or_404(project.items.select_related("label", "import_batch"), pk=pk)
+    context = {"project": project, "item": item, "history": services.get_item_history(item)}
+    return render(request, "labeling/item.html", context)

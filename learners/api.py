@@ -8,7 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling.access import get_project_for_user, visible_projects
-from learners import services, simulation_jobs
+from learners import lifecycle, reports, services, simulation_jobs
+from learners.access import get_model_for_user
+from learners.forms import TopKForm
 from learners.models import Job, ModelVersion
 from learners.serializers import JobSerializer, ModelVersionSerializer, SimulationSerializer
 
@@ -57,3 +59,43 @@ def project_simulations(request: Request, pk: int) -> Response:
     serializer.is_valid(raise_exception=True)
     job = simulation_jobs.start_simulation(project, request.user, serializer.validated_data)
     return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(responses=ModelVersionSerializer)
+@api_view(["GET"])
+def model_detail(request: Request, pk: str) -> Response:
+    return Response(ModelVersionSerializer(get_model_for_user(request.user, pk)).data)
+
+
+@extend_schema(request=None, responses={202: dict, 400: dict, 409: dict})
+@api_view(["POST"])
+def model_activate(request: Request, pk: str) -> Response:
+    model_version = get_model_for_user(request.user, pk, admin=True)
+    try:
+        job = lifecycle.start_activation(model_version, request.user)
+    except lifecycle.ActivationRefused as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    except lifecycle.ActivationInProgress as exc:
+        return Response(
+            {"error": str(exc), "job": JobSerializer(exc.job).data}, status=status.HTTP_409_CONFLICT
+        )
+    return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(responses=dict)
+@api_view(["GET"])
+def model_evaluation(request: Request, pk: str) -> Response:
+    model_version = get_model_for_user(request.user, pk)
+    form = TopKForm(request.query_params)
+    if not form.is_valid():
+        return Response(
+            {"error": "k must be a whole number from 1 to 50."}, status=status.HTTP_400_BAD_REQUEST
+        )
+    return Response(
+        {
+            "model": ModelVersionSerializer(model_version).data,
+            "evaluation": reports.evaluation_data(model_version, form.cleaned_data["k"]),
+            "shadow": model_version.shadow,
+            "learning_curve": reports.learning_curve(model_version.project),
+        }
+    )

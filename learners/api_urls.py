@@ -8,4 +8,7 @@ urlpatterns = [
     path("projects/<int:pk>/models", api.project_models, name="api-project-models"),
     path("projects/<int:pk>/simulations", api.project_simulations, name="api-project-simulations"),
     path("jobs/<int:pk>", api.job_detail, name="api-job"),
+    path("models/<uuid:pk>", api.model_detail, name="api-model"),
+    path("models/<uuid:pk>/activate", api.model_activate, name="api-model-activate"),
+    path("models/<uuid:pk>/evaluation", api.model_evaluation, name="api-model-evaluation"),
 ]

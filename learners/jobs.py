@@ -1,5 +1,11 @@
-"""Job bookkeeping shared by every kind of background job."""
+"""Small helpers every background job uses: write progress at once, give up on lost jobs."""
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from labeling.models import Project
 from learners.models import Job
 
 
@@ -8,3 +14,13 @@ def update_job(job: Job, **fields: object) -> None:
     for name, value in fields.items():
         setattr(job, name, value)
     Job.objects.filter(pk=job.pk).update(**fields)
+
+
+def fail_stale_jobs(project: Project) -> None:
+    """A job older than the timeout lost its worker; it must not block new jobs forever."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SIFT_JOB_TIMEOUT_SECONDS)
+    Job.objects.filter(project=project, state__in=Job.ACTIVE_STATES, created_at__lt=cutoff).update(
+        state=Job.State.FAILED,
+        error="The job did not finish in time; its worker was probably stopped.",
+        finished_at=timezone.now(),
+    )

@@ -15,6 +15,7 @@ class Job(models.Model):
         SCORE = "score"
         EXPORT = "export"
         SIMULATE = "simulate"
+        EVALUATE = "evaluate"
 
     class State(models.TextChoices):
         QUEUED = "queued"
@@ -69,10 +70,16 @@ class ModelVersion(models.Model):
     train_size = models.PositiveIntegerField(default=0)
     test_size = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(default=dict)
+    # The full evaluation (learners.lifecycle.evaluate_model), computed once when trained.
+    evaluation = models.JSONField(default=dict, blank=True)
+    # The comparison with the model that was active when this one was trained, and the
+    # decision taken (learners.lifecycle.compare_with_active).
+    shadow = models.JSONField(default=dict, blank=True)
     artifact = models.CharField(max_length=500, blank=True, help_text="Path under SIFT_ARTIFACT_DIR.")
     sha256 = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.TRAINING)
     is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
     training_seconds = models.FloatField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -90,6 +97,16 @@ class ModelVersion(models.Model):
     @property
     def short_id(self) -> str:
         return self.id.hex[:8]
+
+    @property
+    def is_candidate(self) -> bool:
+        """Ready, never active: the shadow comparison kept it from replacing the active model."""
+        return (
+            self.status == self.Status.READY
+            and not self.is_active
+            and self.activated_at is None
+            and self.shadow.get("promoted") is False
+        )
 
 
 class ScoreChunk(models.Model):

@@ -4,7 +4,7 @@ The pool is read in chunks of item ids, so memory stays bounded however large it
 each chunk keeps only its best candidates per ranker (`scoring.Candidates`). Chunks can
 be scored here, one after the other, or by several workers at once (learners.services).
 A new ranking is written beside the old one and only served once
-`learners.services.activate` points the project at it.
+`learners.lifecycle.activate` points the project at it.
 """
 
 import io

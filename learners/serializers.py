@@ -28,6 +28,7 @@ class JobSerializer(serializers.ModelSerializer):
 class ModelVersionSerializer(serializers.ModelSerializer):
     dataset_version = serializers.SlugRelatedField(slug_field="number", read_only=True)
     active = serializers.BooleanField(source="is_active")
+    candidate = serializers.BooleanField(source="is_candidate", read_only=True)
 
     class Meta:
         model = ModelVersion
@@ -46,6 +47,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "dataset_version",
             "sha256",
             "training_seconds",
+            "activated_at",
+            "candidate",
+            "shadow",
         ]
 
 

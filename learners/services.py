@@ -3,7 +3,6 @@
 import functools
 import logging
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from celery import group
@@ -13,10 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.exports import iter_dataset_rows
-from labeling.models import Annotation, Item, Project, Ranking, Split
+from labeling.models import Annotation, Item, Project, Split
 from labeling.services import create_dataset_version
-from learners import ranking, scoring, tasks, training
-from learners.jobs import update_job
+from learners import lifecycle, ranking, scoring, tasks, training
+from learners.jobs import fail_stale_jobs, update_job
 from learners.models import Job, ModelVersion, ScoreChunk
 
 logger = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ def start_retrain(
     with transaction.atomic():
         # One retrain per project at a time: serialize the check-then-create on the project row.
         Project.objects.select_for_update().get(pk=project.pk)
-        _fail_stale_jobs(project)
+        fail_stale_jobs(project)
         running = Job.objects.filter(
             project=project, kind=Job.Kind.RETRAIN, state__in=Job.ACTIVE_STATES
         ).first()
@@ -51,22 +50,13 @@ def start_retrain(
             project=project,
             kind=Job.Kind.RETRAIN,
             created_by=user,
-            params={"trigger": trigger},
+            # Inline retrains (tests, `retrain --inline`) also cross-validate inline.
+            params={"trigger": trigger, "inline": not enqueue},
             message="Waiting for a worker.",
         )
         if enqueue:
             transaction.on_commit(lambda: tasks.retrain.delay(job.pk))
     return job
-
-
-def _fail_stale_jobs(project: Project) -> None:
-    """A job older than the timeout lost its worker; it must not block new retrains forever."""
-    cutoff = timezone.now() - timedelta(seconds=settings.SIFT_JOB_TIMEOUT_SECONDS)
-    Job.objects.filter(project=project, state__in=Job.ACTIVE_STATES, created_at__lt=cutoff).update(
-        state=Job.State.FAILED,
-        error="The job did not finish in time; its worker was probably stopped.",
-        finished_at=timezone.now(),
-    )
 
 
 def maybe_start_retrain(project_id: int) -> Job | None:
@@ -106,6 +96,9 @@ def run_retrain(job: Job) -> None:
     )
     try:
         model, model_version = _train(job, project)
+        if model_version is not None and model_version.shadow.get("promoted") is False:
+            _succeed(job, model_version, ranking_pk=None)  # a candidate: the active model and queue stay
+            return
         update_job(job, progress=0.35, message="Fitting the rankers.")
         rankers = ranking.prepare_rankers(project, model, job.params["watermark"])
         bounds = ranking.chunk_bounds(project, settings.SIFT_SCORE_CHUNK_SIZE)
@@ -165,18 +158,20 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
     )
     seconds = time.monotonic() - started
     update_job(job, progress=0.3, message=f"Evaluating on {len(test)} labeled test items.")
-    proba = training.predict_proba(model, [t for t, _ in test])
-    metrics = training.evaluate([y for _, y in test], proba, model.classes_)
+    metrics, report = lifecycle.evaluate_model(model, rows, seed=project.seed % 2**31)
     path = Path(str(project.pk)) / f"{model_version.pk.hex}.joblib"
     sha256 = training.save_artifact(model, settings.ARTIFACT_DIR / path)
     ModelVersion.objects.filter(pk=model_version.pk).update(
         status=ModelVersion.Status.READY,
         classes=list(model.classes_),
         metrics=metrics,
+        evaluation=report,
         artifact=str(path),
         sha256=sha256,
         training_seconds=seconds,
     )
+    model_version.refresh_from_db()
+    lifecycle.compare_with_active(model_version, model, rows)
     model_version.refresh_from_db()
     return model, model_version
 
@@ -240,18 +235,24 @@ def _finish(job: Job, model_version: ModelVersion | None, rankers: scoring.Ranke
     project = job.project
     update_job(job, progress=0.95, message="Writing the new queue.")
     new_ranking = ranking.write_ranking(project, model_version, rankers, candidates, job.params["bundle"])
-    activate(model_version, new_ranking)
+    lifecycle.activate(model_version, new_ranking)
     ScoreChunk.objects.filter(job=job).delete()
+    _succeed(job, model_version, new_ranking.pk)
+
+
+def _succeed(job: Job, model_version: ModelVersion | None, ranking_pk: int | None) -> None:
     if model_version is None:
         message = f"Cold start: {job.params.get('cold_start') or 'some labels have too few examples'} "
         message += "The queue favours items unlike anything labeled."
-        result = {"ranking": new_ranking.pk, "cold_start": True}
+        result = {"ranking": ranking_pk, "cold_start": True}
     else:
-        message = f"Model {model_version.short_id} is active."
+        model_version.refresh_from_db()
+        message = lifecycle.outcome_message(model_version)
         result = {
             "model": str(model_version.pk),
-            "ranking": new_ranking.pk,
+            "ranking": ranking_pk,
             "metrics": _headline(model_version.metrics),
+            "promoted": model_version.is_active,
         }
     update_job(
         job,
@@ -261,7 +262,9 @@ def _finish(job: Job, model_version: ModelVersion | None, rankers: scoring.Ranke
         message=message[:500],
         result=result,
     )
-    transaction.on_commit(lambda: maybe_start_retrain(project.pk))
+    if model_version is not None:
+        lifecycle.schedule_cross_validation(model_version, job)
+    transaction.on_commit(lambda: maybe_start_retrain(job.project_id))
 
 
 def _fail(job: Job, exc: Exception) -> None:
@@ -274,18 +277,6 @@ def _fail(job: Job, exc: Exception) -> None:
         message="Failed.",
     )
     ModelVersion.objects.filter(job=job, is_active=False).update(status=ModelVersion.Status.FAILED)
-
-
-def activate(model_version: ModelVersion | None, new_ranking: Ranking) -> None:
-    """Make the model (if any) active and its ranking the queue, both at once."""
-    project = new_ranking.project
-    with transaction.atomic():
-        Project.objects.select_for_update().get(pk=project.pk)
-        if model_version is not None:
-            ModelVersion.objects.filter(project=project, is_active=True).update(is_active=False)
-            ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True)
-        Project.objects.filter(pk=project.pk).update(active_ranking=new_ranking)
-    ranking.delete_stale_rankings(project, keep=new_ranking)
 
 
 def score_new_items(job: Job) -> None:

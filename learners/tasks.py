@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from learners import services, simulation_jobs
+from learners import lifecycle, services, simulation_jobs
 from learners.models import Job
 
 logger = logging.getLogger(__name__)
@@ -45,3 +45,27 @@ def simulate(job_id: int) -> None:
     if job is None or job.state != Job.State.QUEUED:
         return
     simulation_jobs.run_simulation(job)
+
+
+@shared_task(acks_late=True)
+def activate_model(job_id: int) -> None:
+    job = Job.objects.select_related("project", "created_by").filter(pk=job_id).first()
+    if job is None:
+        logger.warning("activation job %s no longer exists", job_id)
+        return
+    if job.state != Job.State.QUEUED:
+        logger.info("activation job %s is %s already; not running it again", job_id, job.state)
+        return
+    lifecycle.run_activation(job)
+
+
+@shared_task(acks_late=True)
+def cross_validate_model(job_id: int) -> None:
+    job = Job.objects.select_related("project").filter(pk=job_id).first()
+    if job is None:
+        logger.warning("evaluation job %s no longer exists", job_id)
+        return
+    if job.state != Job.State.QUEUED:
+        logger.info("evaluation job %s is %s already; not running it again", job_id, job.state)
+        return
+    lifecycle.run_cross_validation(job)

@@ -8,7 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling.access import get_project_for_user, is_project_admin, visible_projects
-from learners import services, simulation, simulation_jobs
+from learners import lifecycle, reports, services, simulation, simulation_jobs
+from learners.access import get_model_for_user
+from learners.forms import PromotionToleranceForm, TopKForm
 from learners.models import Job, ModelVersion
 from learners.serializers import SimulationSerializer
 
@@ -24,6 +26,9 @@ def project_models(request: HttpRequest, slug: str) -> HttpResponse:
         "is_admin": is_project_admin(request.user, project),
         "strategies": simulation.STRATEGIES,
         "default_strategies": simulation_jobs.SIMULATION_DEFAULTS["strategies"],
+        "promotion_form": PromotionToleranceForm(
+            initial={"promotion_tolerance": project.promotion_tolerance}
+        ),
     }
     return render(request, "learners/models.html", context)
 
@@ -67,6 +72,57 @@ def project_simulate(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def project_promotion(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    form = PromotionToleranceForm(request.POST)
+    if form.is_valid():
+        lifecycle.set_promotion_tolerance(project, form.cleaned_data["promotion_tolerance"])
+        messages.success(
+            request, f"New models now replace the active one unless {project.promotion_tolerance:.3f} worse."
+        )
+    else:
+        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+    return redirect("learners:project-models", slug=project.slug)
+
+
+@login_required
+@require_GET
+def model_detail(request: HttpRequest, pk: str) -> HttpResponse:
+    model_version = get_model_for_user(request.user, pk)
+    form = TopKForm(request.GET)
+    k = form.cleaned_data["k"] if form.is_valid() else 10
+    curve = reports.learning_curve(model_version.project)
+    context = {
+        "project": model_version.project,
+        "model": model_version,
+        "report": reports.evaluation_data(model_version, k),
+        "pictures": reports.evaluation_pictures(model_version),
+        "curve": curve,
+        "curve_svg": reports.learning_curve_picture(curve),
+        "k": k,
+        "is_admin": is_project_admin(request.user, model_version.project),
+        "against": ModelVersion.objects.filter(pk=model_version.shadow.get("against")).first(),
+    }
+    return render(request, "learners/model.html", context)
+
+
+@login_required
+@require_POST
+def model_activate(request: HttpRequest, pk: str) -> HttpResponse:
+    model_version = get_model_for_user(request.user, pk, admin=True)
+    try:
+        job = lifecycle.start_activation(model_version, request.user)
+    except lifecycle.ActivationRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("learners:model-detail", pk=model_version.pk)
+    except lifecycle.ActivationInProgress as exc:
+        messages.info(request, str(exc))
+        job = exc.job
+    return redirect("learners:job-detail", pk=job.pk)
+
+
+@login_required
 @require_GET
 def job_plot(request: HttpRequest, pk: int) -> FileResponse:
     job = get_object_or_404(Job.objects.filter(project__in=visible_projects(request.user)), pk=pk)
@@ -74,3 +130,11 @@ def job_plot(request: HttpRequest, pk: int) -> FileResponse:
     if not path or not (settings.ARTIFACT_DIR / path).exists():
         raise Http404("This job has no plot.")
     return FileResponse(open(settings.ARTIFACT_DIR / path, "rb"), content_type="image/svg+xml")
+
+
+@login_required
+@require_GET
+def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug)
+    context = {"project": project, "quality": reports.data_quality(project)}
+    return render(request, "learners/quality.html", context)

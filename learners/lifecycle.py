@@ -1,0 +1,407 @@
+"""A model's life after it is fitted: judged once on held-out labels, compared with the
+active model on the same items, promoted or kept as a candidate, and activated (or rolled
+back to) by an admin, which re-scores the pool so that the queue and its suggestions come
+from the model that is active. Its k-fold cross-validation, k more fits, runs in a job of
+its own after the retrain so that the new ranking does not wait for it.
+"""
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from sklearn.pipeline import Pipeline
+
+from labeling.exports import DatasetRow, iter_dataset_rows
+from labeling.models import Lease, Project, QueueEntry, Ranking, Split
+from learners import evaluation, inspection, ranking, tasks, training
+from learners.jobs import fail_stale_jobs, update_job
+from learners.models import Job, ModelVersion
+
+logger = logging.getLogger(__name__)
+TEXT_PREVIEW = 280
+
+
+class ModelUnavailable(Exception):
+    """A model's file is missing or is not the file that was saved."""
+
+
+class ActivationRefused(Exception):
+    """This model cannot be made active (not ready, or active already)."""
+
+
+class ActivationInProgress(Exception):
+    def __init__(self, job: Job):
+        super().__init__(f"Another model is being activated in this project (job {job.pk}, {job.state}).")
+        self.job = job
+
+
+def split_rows(rows: list[DatasetRow]) -> tuple[list[DatasetRow], list[DatasetRow], int]:
+    """Return (training rows, test rows, test rows left out) of one dataset version.
+
+    A test item whose text (up to case and spacing) is also a training text is left out of
+    every score: the model has seen that text, so it would flatter the model.
+    """
+    train = [r for r in rows if r.split == Split.POOL]
+    test = [r for r in rows if r.split == Split.TEST]
+    if {r.item_pk for r in train} & {r.item_pk for r in test}:
+        raise RuntimeError("An item is both in the training and the test rows; refusing to evaluate.")
+    seen = {_normalized(r.text) for r in train}
+    kept = [r for r in test if _normalized(r.text) not in seen]
+    return train, kept, len(test) - len(kept)
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def evaluate_model(model: Pipeline, rows: list[DatasetRow], seed: int) -> tuple[dict, dict]:
+    """Judge a fitted model on its dataset version's test rows: (headline metrics, full report)."""
+    train, test, left_out = split_rows(rows)
+    classes = list(model.classes_)
+    y_test = [r.label for r in test]
+    proba = training.predict_proba(model, [r.text for r in test])
+    metrics = training.evaluate(y_test, proba, classes)
+    report: dict = {"n": len(test), "train_size": len(train), "left_out_duplicates": left_out}
+    if test:
+        report.update(evaluation.classification_report(y_test, proba, classes, seed=seed))
+        report["roc"] = evaluation.roc_one_vs_rest(y_test, proba, classes)
+        report["calibration"] = evaluation.calibration(y_test, proba, classes)
+        report["top"] = {
+            name: [_with_item(entry, test) for entry in entries]
+            for name, entries in evaluation.top_predictions(y_test, proba, classes).items()
+        }
+        report["segments"] = _segments(test, y_test, evaluation.predicted_labels(proba, classes), seed)
+    report["features"] = inspection.top_features(model)
+    report["label_suspects"] = []
+    report["cross_validation"] = (
+        {"pending": "Cross-validation runs in a job of its own after the retrain."}
+        if settings.SIFT_CV_FOLDS >= 2
+        else {"skipped": "Cross-validation is off (SIFT_CV_FOLDS)."}
+    )
+    report["warnings"] = evaluation.evaluation_warnings(report, classes)
+    if left_out:
+        report["warnings"].append(
+            f"{left_out} test item(s) repeat a training text and were left out of every score."
+        )
+    return metrics, report
+
+
+def _with_item(entry: dict, rows: list[DatasetRow]) -> dict:
+    row = rows[entry.pop("row")]
+    return {"item": row.item_pk, "external_id": row.external_id, "text": row.text[:TEXT_PREVIEW], **entry}
+
+
+def _segments(test: list[DatasetRow], y_test: list[str], y_pred: np.ndarray, seed: int) -> dict:
+    """Metrics per value of every metadata column that splits the test set into groups."""
+    columns: dict[str, list] = {"text length": evaluation.length_buckets([r.text for r in test])}
+    keys = sorted({key for r in test for key, value in r.meta.items() if _is_category(value)} - {"group"})
+    for key in keys:
+        values = [r.meta.get(key) for r in test]
+        distinct = {str(v) for v in values if v not in (None, "")}
+        # One value says nothing; nearly one per item is an id or free text, not a group.
+        if 2 <= len(distinct) <= max(2, len(test) // 2):
+            columns[key] = values
+    return {
+        column: evaluation.segment_metrics(y_test, y_pred, values, seed=seed)
+        for column, values in columns.items()
+    }
+
+
+def _is_category(value: object) -> bool:
+    return isinstance(value, str | int | bool) or value is None
+
+
+def schedule_cross_validation(model_version: ModelVersion, retrain: Job) -> Job | None:
+    """Cross-validate a new model's training labels in an `evaluate` job (inline if the retrain was)."""
+    if settings.SIFT_CV_FOLDS < 2 or model_version.dataset_version_id is None:
+        return None
+    job = Job.objects.create(
+        project_id=model_version.project_id,
+        kind=Job.Kind.EVALUATE,
+        created_by=retrain.created_by,
+        params={"model": str(model_version.pk)},
+        message=f"Waiting for a worker to cross-validate model {model_version.short_id}.",
+    )
+    if retrain.params.get("inline"):
+        run_cross_validation(job)
+    else:
+        transaction.on_commit(lambda: tasks.cross_validate_model.delay(job.pk))
+    return job
+
+
+def run_cross_validation(job: Job) -> None:
+    """Fit the model's pipeline k times on its training labels; store the spread and the suspects."""
+    update_job(job, state=Job.State.RUNNING, started_at=timezone.now(), progress=0.01)
+    model_version = ModelVersion.objects.select_related("project", "dataset_version").get(
+        pk=job.params["model"]
+    )
+    project = model_version.project
+    try:
+        # The pool split only: a test item never reaches a fold, not even a held-out one.
+        train = list(iter_dataset_rows(project, model_version.dataset_version.max_annotation_id, Split.POOL))
+        summary, suspects = _cross_validate(
+            train,
+            model_version.params,
+            project.seed % 2**31,
+            lambda message: update_job(job, message=message),
+        )
+        with transaction.atomic():
+            locked = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
+            locked.evaluation = {**locked.evaluation, "cross_validation": summary, "label_suspects": suspects}
+            locked.save(update_fields=["evaluation"])
+    except Exception as exc:
+        logger.exception("evaluation job %s failed", job.pk)
+        update_job(
+            job, state=Job.State.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"
+        )
+        return
+    spread = (
+        f"macro-F1 {summary['mean']:.3f} ± {summary['std']:.3f}" if "mean" in summary else summary["skipped"]
+    )
+    update_job(
+        job,
+        state=Job.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress=1.0,
+        message=f"Cross-validated model {model_version.short_id}: {spread}.",
+        result={"model": str(model_version.pk), "suspects": len(suspects)},
+    )
+
+
+def _cross_validate(
+    train: list[DatasetRow], params: dict, seed: int, progress: Callable[[str], None]
+) -> tuple[dict, list[dict]]:
+    folds = settings.SIFT_CV_FOLDS
+    progress(f"Cross-validating: {folds} folds over {len(train)} training labels.")
+    summary, oof, classes = inspection.cross_validate(
+        [r.text for r in train],
+        [r.label for r in train],
+        [str(r.meta.get("group") or "") for r in train],
+        lambda: training.build_pipeline(params, random_state=seed),
+        n_splits=folds,
+        seed=seed,
+    )
+    if oof is None:
+        return summary, []
+    suspects = inspection.label_suspects([r.label for r in train], oof, classes)
+    return summary, [_with_item(entry, train) for entry in suspects]
+
+
+def load_model(model_version: ModelVersion) -> Pipeline:
+    """Load a model's file after checking its sha256; raise ModelUnavailable otherwise."""
+    path = settings.ARTIFACT_DIR / Path(model_version.artifact)
+    if not model_version.artifact or not path.exists():
+        raise ModelUnavailable(f"The file of model {model_version.short_id} is missing ({path.name}).")
+    try:
+        return training.load_artifact(path, model_version.sha256)
+    except training.ArtifactMismatch as exc:
+        raise ModelUnavailable(str(exc)) from None
+
+
+def compare_with_active(candidate: ModelVersion, model: Pipeline, rows: list[DatasetRow]) -> dict:
+    """Compare a new model with the active one on the same test items; record and return the decision.
+
+    The candidate is promoted unless its macro-F1 is lower than the active model's by more
+    than the project's `promotion_tolerance`.
+    """
+    project = Project.objects.get(pk=candidate.project_id)
+    active = ModelVersion.objects.filter(project=project, is_active=True).exclude(pk=candidate.pk).first()
+    _, test, _ = split_rows(rows)
+    record: dict = {
+        "against": str(active.pk) if active else None,
+        "tolerance": project.promotion_tolerance,
+        "n": len(test),
+    }
+    if active is None:
+        record.update(promoted=True, reason="No model was active: this one becomes the active model.")
+    elif not test:
+        record.update(
+            promoted=True,
+            reason="There are no labeled test items to compare on; the newer model takes over. "
+            "Label test items so that the next model is judged.",
+        )
+    else:
+        record.update(_compare(active, candidate, model, test, project))
+    ModelVersion.objects.filter(pk=candidate.pk).update(shadow=record)
+    candidate.shadow = record
+    return record
+
+
+def _compare(
+    active: ModelVersion, candidate: ModelVersion, model: Pipeline, test: list[DatasetRow], project: Project
+) -> dict:
+    try:
+        active_model = load_model(active)
+    except ModelUnavailable as exc:
+        return {
+            "promoted": True,
+            "reason": f"The active model cannot be loaded ({exc}); the new one replaces it.",
+        }
+    texts, y_true = [r.text for r in test], [r.label for r in test]
+    pred_active = evaluation.predicted_labels(
+        training.predict_proba(active_model, texts), active_model.classes_
+    )
+    pred_new = evaluation.predicted_labels(training.predict_proba(model, texts), model.classes_)
+    labels = sorted(set(y_true) | set(active_model.classes_) | set(model.classes_))
+    compared = evaluation.paired_difference(y_true, pred_active, pred_new, labels, seed=project.seed % 2**31)
+    drop = compared["a"] - compared["b"]
+    tolerance = project.promotion_tolerance
+    # A hair of slack so that "exactly the tolerance" is not lost to float rounding.
+    promoted = drop <= tolerance + 1e-9
+    numbers = (
+        f"macro-F1 {compared['b']:.3f} against {compared['a']:.3f} for the active model "
+        f"{active.short_id} on the same {len(test)} test items"
+    )
+    if promoted:
+        reason = f"Promoted: {numbers} (tolerance {tolerance:.3f})."
+    else:
+        reason = (
+            f"Kept as a candidate: {numbers}, {drop:.3f} lower, more than the project's tolerance "
+            f"of {tolerance:.3f}. An admin can still activate it."
+        )
+    return {
+        "promoted": promoted,
+        "reason": reason,
+        "candidate_macro_f1": compared["b"],
+        "active_macro_f1": compared["a"],
+        "difference": compared["difference"],
+    }
+
+
+def outcome_message(model_version: ModelVersion) -> str:
+    if model_version.is_active:
+        return f"Model {model_version.short_id} is active."
+    return f"Model {model_version.short_id}: {model_version.shadow.get('reason', 'not activated.')}"
+
+
+def start_activation(model_version: ModelVersion, user: AbstractBaseUser | None, enqueue: bool = True) -> Job:
+    """Queue a job that re-scores the pool with this model and then makes it the active one."""
+    project = model_version.project
+    with transaction.atomic():
+        # One activation per project at a time: serialize the check-then-create on the project row.
+        Project.objects.select_for_update().get(pk=project.pk)
+        model_version.refresh_from_db()
+        if model_version.status != ModelVersion.Status.READY:
+            raise ActivationRefused(
+                f"Model {model_version.short_id} is {model_version.status}; "
+                "only a ready model can be activated."
+            )
+        if model_version.is_active:
+            raise ActivationRefused(f"Model {model_version.short_id} is already the active model.")
+        fail_stale_jobs(project)
+        running = Job.objects.filter(
+            project=project, kind=Job.Kind.SCORE, state__in=Job.ACTIVE_STATES
+        ).first()
+        if running is not None:
+            raise ActivationInProgress(running)
+        job = Job.objects.create(
+            project=project,
+            kind=Job.Kind.SCORE,
+            created_by=user,
+            params={"model": str(model_version.pk), "action": "activate"},
+            message=f"Waiting for a worker to activate model {model_version.short_id}.",
+        )
+        if enqueue:
+            transaction.on_commit(lambda: tasks.activate_model.delay(job.pk))
+    return job
+
+
+def run_activation(job: Job) -> ModelVersion | None:
+    """Load the model (sha256 checked), rank the pool with it, then swap both in at once.
+
+    A failure marks the job failed and leaves the active model and ranking as they were.
+    """
+    update_job(
+        job, state=Job.State.RUNNING, started_at=timezone.now(), progress=0.01, message="Loading the model."
+    )
+    model_version = ModelVersion.objects.select_related("project").filter(pk=job.params.get("model")).first()
+    try:
+        if model_version is None:
+            raise ModelUnavailable("The model to activate no longer exists.")
+        model = load_model(model_version)
+        new_ranking = ranking.rank_pool(
+            model_version.project,
+            model,
+            model_version,
+            progress=lambda done: update_job(
+                job, progress=0.05 + 0.9 * done, message="Ranking the unlabeled pool."
+            ),
+        )
+        activate(model_version, new_ranking)
+    except Exception as exc:
+        logger.exception("activation job %s failed", job.pk)
+        update_job(
+            job,
+            state=Job.State.FAILED,
+            finished_at=timezone.now(),
+            error=f"{type(exc).__name__}: {exc}",
+            message="Failed; the active model did not change.",
+        )
+        return None
+    update_job(
+        job,
+        state=Job.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress=1.0,
+        message=f"Model {model_version.short_id} is active; it ranked {new_ranking.size} items.",
+        result={"model": str(model_version.pk), "ranking": new_ranking.pk},
+    )
+    return model_version
+
+
+def activate(model_version: ModelVersion | None, new_ranking: Ranking) -> None:
+    """Make the model (none in cold start) active and its ranking the queue, both at once."""
+    project = new_ranking.project
+    with transaction.atomic():
+        Project.objects.select_for_update().get(pk=project.pk)
+        if model_version is not None:
+            ModelVersion.objects.filter(project=project, is_active=True).update(is_active=False)
+            ModelVersion.objects.filter(pk=model_version.pk).update(
+                is_active=True, activated_at=timezone.now()
+            )
+            model_version.is_active = True
+        Project.objects.filter(pk=project.pk).update(active_ranking=new_ranking)
+        _refresh_held_suggestions(project, new_ranking)
+    ranking.delete_stale_rankings(project, keep=new_ranking)
+
+
+def _refresh_held_suggestions(project: Project, new_ranking: Ranking) -> None:
+    """Items held by annotators show the new model's suggestion, or none, never the old one's."""
+    leases = Lease.objects.filter(item__project=project, expires_at__gt=timezone.now()).exclude(
+        model_ref=new_ranking.model_ref
+    )
+    entries = {
+        e.item_id: e
+        for e in QueueEntry.objects.filter(ranking=new_ranking, item__leases__in=leases).distinct()
+    }
+    for lease in leases.select_related("item"):
+        entry = entries.get(lease.item_id)
+        if entry is None:
+            # The old model chose the item (model_ref stays true), but its guess is withdrawn.
+            lease.suggested_label_id, lease.suggestion_confidence = None, None
+        else:
+            on_pool = lease.item.split == Split.POOL
+            lease.model_ref, lease.strategy, lease.score = new_ranking.model_ref, entry.strategy, entry.score
+            lease.reason = entry.reason
+            lease.suggested_label_id = entry.suggested_label_id if on_pool else None
+            lease.suggestion_confidence = entry.confidence if on_pool else None
+        lease.save(
+            update_fields=[
+                "model_ref",
+                "suggested_label",
+                "suggestion_confidence",
+                "strategy",
+                "score",
+                "reason",
+            ]
+        )
+
+
+def set_promotion_tolerance(project: Project, tolerance: float) -> None:
+    Project.objects.filter(pk=project.pk).update(promotion_tolerance=tolerance)
+    project.promotion_tolerance = tolerance
