@@ -35,7 +35,7 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name", "labels", "test_fraction", "guidelines", "retrain_every", "promotion_tolerance"]
+        fields = ["name", "labels", "test_fraction", "guidelines", "retrain_every"]
 
     def clean_labels(self) -> list[str]:
         return clean_label_names([n for n in self.cleaned_data["labels"].splitlines() if n.strip()])

@@ -78,8 +78,10 @@ def count_labels_since_last_retrain(project: Project) -> int:
     return Annotation.objects.filter(item__project=project, pk__gt=watermark, label__isnull=False).count()
 
 
-def run_retrain(job: Job) -> None:
+def run_retrain(job: Job) -> ModelVersion | None:
     """Fit, evaluate and save a model, fit the rankers, then score the pool.
+
+    Returns the new model version (None in cold start or on failure).
 
     A pool of one chunk is scored here and the job ends; a larger one is split into
     chunks that every worker scores in parallel (`score_chunk`), and the worker that
@@ -94,11 +96,12 @@ def run_retrain(job: Job) -> None:
         progress=0.01,
         message="Fixing a dataset version.",
     )
+    model_version = None
     try:
         model, model_version = _train(job, project)
         if model_version is not None and model_version.shadow.get("promoted") is False:
             _succeed(job, model_version, ranking_pk=None)  # a candidate: the active model and queue stay
-            return
+            return model_version
         update_job(job, progress=0.35, message="Fitting the rankers.")
         rankers = ranking.prepare_rankers(project, model, job.params["watermark"])
         bounds = ranking.chunk_bounds(project, settings.SIFT_SCORE_CHUNK_SIZE)
@@ -124,6 +127,8 @@ def run_retrain(job: Job) -> None:
             transaction.on_commit(lambda: group(chunks).apply_async())
     except Exception as exc:
         _fail(job, exc)
+        return None
+    return model_version
 
 
 def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
