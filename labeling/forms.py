@@ -1,16 +1,15 @@
 """Validation of the pages' form input (the API's serializers reuse the shared rules)."""
 
 import math
-import re
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from labeling.models import Membership, Project
 
 MAX_LABELS = 500
-RANKER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 def clean_label_names(names: list[str]) -> list[str]:
@@ -67,8 +66,9 @@ def clean_strategy_weights(value: object) -> dict[str, float]:
             'e.g. {"margin": 0.8, "random": 0.2}.'
         )
     for name, weight in value.items():
-        if not RANKER_NAME.match(name):
-            raise ValidationError(f"{name!r} is not a ranker name (lowercase letters, digits and _).")
+        if name not in settings.SIFT_RANKERS:
+            known = ", ".join(settings.SIFT_RANKERS)
+            raise ValidationError(f"{name!r} is not a ranker; the rankers are: {known}.")
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):
             raise ValidationError(f"The weight of {name!r} must be a number, not {weight!r}.")
         if weight < 0:
@@ -104,6 +104,16 @@ class ProjectSettingsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
         help_text='Ranker name to weight, e.g. {"margin": 0.8, "random": 0.2}; empty for the default.',
     )
+    adaptive_mix = forms.BooleanField(
+        required=False,
+        help_text="Let a bandit shift the weights toward the rankers that find the model's mistakes.",
+    )
+    cold_start_min_per_label = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=50,
+        help_text="Until every label has this many labeled items, favour novel items.",
+    )
     guidelines = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
 
     def __init__(self, *args: object, project: Project, **kwargs: object):
@@ -116,6 +126,10 @@ class ProjectSettingsForm(forms.Form):
 
     def clean_strategy_weights(self) -> dict[str, float]:
         return clean_strategy_weights(self.cleaned_data["strategy_weights"])
+
+    def clean_cold_start_min_per_label(self) -> int:
+        value = self.cleaned_data["cold_start_min_per_label"]
+        return self.project.cold_start_min_per_label if value is None else value
 
     def changes(self) -> dict[str, object]:
         """The settings whose submitted value differs from the project's."""

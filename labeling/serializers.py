@@ -6,6 +6,7 @@ from rest_framework import serializers
 from labeling.forms import clean_label_names, clean_strategy_weights
 from labeling.models import Annotation, DatasetVersion, Item, Label, Membership, Project
 from labeling.queue import Served
+from labeling.services import SETTINGS_FIELDS
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -138,16 +139,7 @@ class ProjectSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = [
-            "guidelines",
-            "overlap",
-            "test_fraction",
-            "test_target",
-            "retrain_every",
-            "strategy_weights",
-            "suggestion_threshold",
-            "suggestion_withhold_share",
-        ]
+        fields = list(SETTINGS_FIELDS)
 
     def validate_strategy_weights(self, value: object) -> dict[str, float]:
         return clean_strategy_weights(value)

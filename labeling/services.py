@@ -319,6 +319,8 @@ SETTINGS_FIELDS = (
     "test_target",
     "retrain_every",
     "strategy_weights",
+    "adaptive_mix",
+    "cold_start_min_per_label",
     "suggestion_threshold",
     "suggestion_withhold_share",
 )

@@ -18,3 +18,18 @@ def check_folders(app_configs: object, **kwargs: object) -> list[Error]:
         if not os.access(folder, os.W_OK):
             errors.append(Error(f"{name} {folder} is not writable.", id="sift.E002"))
     return errors
+
+
+@register()
+def check_ranker_names(app_configs: object, **kwargs: object) -> list[Error]:
+    from learners.sampling import RANKERS
+
+    if set(settings.SIFT_RANKERS) != set(RANKERS):
+        return [
+            Error(
+                f"SIFT_RANKERS {sorted(settings.SIFT_RANKERS)} differs from the ranker registry "
+                f"{sorted(RANKERS)}.",
+                id="sift.E003",
+            )
+        ]
+    return []

@@ -1,5 +1,6 @@
 """Small helpers every background job uses: write progress at once, give up on lost jobs."""
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -7,6 +8,8 @@ from django.utils import timezone
 
 from labeling.models import Project
 from learners.models import Job
+
+logger = logging.getLogger(__name__)
 
 
 def update_job(job: Job, **fields: object) -> None:
@@ -23,4 +26,16 @@ def fail_stale_jobs(project: Project) -> None:
         state=Job.State.FAILED,
         error="The job did not finish in time; its worker was probably stopped.",
         finished_at=timezone.now(),
+    )
+
+
+def fail_job(job: Job, exc: Exception, message: str = "Failed.") -> None:
+    """Record why a job failed, with the traceback in the log."""
+    logger.exception("%s job %s failed", job.kind, job.pk)
+    update_job(
+        job,
+        state=Job.State.FAILED,
+        finished_at=timezone.now(),
+        error=f"{type(exc).__name__}: {exc}",
+        message=message,
     )

@@ -15,7 +15,7 @@ from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Project, Split
 from labeling.services import create_dataset_version
 from learners import lifecycle, ranking, scoring, tasks, training
-from learners.jobs import fail_stale_jobs, update_job
+from learners.jobs import fail_job, fail_stale_jobs, update_job
 from learners.models import Job, ModelVersion, ScoreChunk
 
 logger = logging.getLogger(__name__)
@@ -273,14 +273,7 @@ def _succeed(job: Job, model_version: ModelVersion | None, ranking_pk: int | Non
 
 
 def _fail(job: Job, exc: Exception) -> None:
-    logger.exception("retrain job %s failed", job.pk)
-    update_job(
-        job,
-        state=Job.State.FAILED,
-        finished_at=timezone.now(),
-        error=f"{type(exc).__name__}: {exc}",
-        message="Failed.",
-    )
+    fail_job(job, exc)
     ModelVersion.objects.filter(job=job, is_active=False).update(status=ModelVersion.Status.FAILED)
 
 

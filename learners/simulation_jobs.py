@@ -1,6 +1,5 @@
 """Simulation jobs: replay a project's own labels with an oracle, as a background job."""
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,8 @@ from labeling.exports import iter_dataset_rows
 from labeling.models import Project, Split
 from labeling.services import get_label_watermark
 from learners import curves, simulation, tasks, training
-from learners.jobs import update_job
+from learners.jobs import fail_job, update_job
 from learners.models import Job
-
-logger = logging.getLogger(__name__)
 
 SIMULATION_DEFAULTS = {
     "strategies": ["random", "margin", "error", "novelty", "mix"],
@@ -61,7 +58,7 @@ def run_simulation(job: Job) -> None:
         (settings.ARTIFACT_DIR / path).parent.mkdir(parents=True, exist_ok=True)
         (settings.ARTIFACT_DIR / path).write_bytes(curves.plot_curves(runs, p["target"]))
     except Exception as exc:
-        fail_simulation(job, exc)
+        fail_job(job, exc)
         return
     result = {
         "table": simulation.summarize(runs),
@@ -111,15 +108,4 @@ def _simulation_verdict(table: list[dict], target: float) -> str:
         f"{best['strategy']} reached {target:.0%} of the full-data macro-F1 after "
         f"{best['labels_to_target']:.0f} labels; random needed {baseline:.0f} "
         f"({best['labels_to_target'] / baseline:.2f}x)."
-    )
-
-
-def fail_simulation(job: Job, exc: Exception) -> None:
-    logger.exception("simulation job %s failed", job.pk)
-    update_job(
-        job,
-        state=Job.State.FAILED,
-        finished_at=timezone.now(),
-        error=f"{type(exc).__name__}: {exc}",
-        message="Failed.",
     )

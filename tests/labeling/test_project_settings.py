@@ -88,7 +88,7 @@ def test_resending_the_same_test_fraction_after_import_is_not_a_change(owner, pr
         ({"strategy_weights": {"margin": "lots"}}, "must be a number"),
         ({"strategy_weights": {"margin": True}}, "must be a number"),
         ({"strategy_weights": ["margin"]}, "JSON object"),
-        ({"strategy_weights": {"Margin Sampling": 1}}, "not a ranker name"),
+        ({"strategy_weights": {"Margin Sampling": 1}}, "is not a ranker; the rankers are"),
         ({"strategy_weights": {"margin": 0, "random": 0}}, "above 0"),
         ({"overlap": 0}, "overlap"),
         ({"overlap": 11}, "overlap"),
