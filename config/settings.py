@@ -181,7 +181,9 @@ SIFT_CV_FOLDS = env.int("SIFT_CV_FOLDS", default=5)
 # The rankers a project's strategy_weights may name (learners/sampling.py's registry; a
 # system check keeps the two in step, since labeling may not import learners).
 SIFT_RANKERS = ("random", "least_confidence", "margin", "entropy", "error", "novelty")
-# A queued or running job older than this is taken to have lost its worker.
+# A running job silent for this long lost its worker (it reports progress at every step);
+# a queued job no worker took for SIFT_JOB_TIMEOUT_SECONDS is given up.
+SIFT_JOB_STALL_SECONDS = env.int("SIFT_JOB_STALL_SECONDS", default=10 * 60)
 SIFT_JOB_TIMEOUT_SECONDS = env.int("SIFT_JOB_TIMEOUT_SECONDS", default=2 * 60 * 60)
 
 LOGGING = {

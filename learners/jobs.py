@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from labeling.models import Project
@@ -14,18 +15,31 @@ logger = logging.getLogger(__name__)
 
 def update_job(job: Job, **fields: object) -> None:
     """Write job fields at once, outside any long transaction, so pages see progress."""
+    fields = {"updated_at": timezone.now(), **fields}
     for name, value in fields.items():
         setattr(job, name, value)
     Job.objects.filter(pk=job.pk).update(**fields)
 
 
 def fail_stale_jobs(project: Project) -> None:
-    """A job older than the timeout lost its worker; it must not block new jobs forever."""
-    cutoff = timezone.now() - timedelta(seconds=settings.SIFT_JOB_TIMEOUT_SECONDS)
-    Job.objects.filter(project=project, state__in=Job.ACTIVE_STATES, created_at__lt=cutoff).update(
+    """Fail jobs whose worker is gone, so that they do not block new jobs forever.
+
+    A running job reports progress at every step; one silent for SIFT_JOB_STALL_SECONDS
+    lost its worker (stopped or killed mid-job). A queued job that no worker took within
+    SIFT_JOB_TIMEOUT_SECONDS is given up too.
+    """
+    now = timezone.now()
+    stalled = Q(
+        state=Job.State.RUNNING, updated_at__lt=now - timedelta(seconds=settings.SIFT_JOB_STALL_SECONDS)
+    )
+    unclaimed = Q(
+        state=Job.State.QUEUED, created_at__lt=now - timedelta(seconds=settings.SIFT_JOB_TIMEOUT_SECONDS)
+    )
+    Job.objects.filter(stalled | unclaimed, project=project).update(
         state=Job.State.FAILED,
-        error="The job did not finish in time; its worker was probably stopped.",
-        finished_at=timezone.now(),
+        error="The job stopped reporting progress; its worker was probably stopped. Start it again.",
+        finished_at=now,
+        updated_at=now,
     )
 
 

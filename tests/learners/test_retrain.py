@@ -214,3 +214,22 @@ def test_retrain_command_reports_a_failed_job(labeled):
         pytest.raises(CommandError, match="failed: ValueError: bad data"),
     ):
         call_command("retrain", labeled.slug, "--inline")
+
+
+def test_a_retrain_whose_worker_died_stops_blocking_the_next_one(labeled, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stuck = services.start_retrain(labeled, enqueue=False)
+    Job.objects.filter(pk=stuck.pk).update(state=Job.State.RUNNING)
+    with pytest.raises(services.RetrainInProgress):
+        services.start_retrain(labeled, enqueue=False)  # still reporting: it blocks
+    silent = timezone.now() - timedelta(seconds=settings.SIFT_JOB_STALL_SECONDS + 1)
+    Job.objects.filter(pk=stuck.pk).update(updated_at=silent)
+
+    fresh = services.start_retrain(labeled, enqueue=False)
+    stuck.refresh_from_db()
+    assert stuck.state == Job.State.FAILED
+    assert "stopped reporting progress" in stuck.error
+    assert fresh.state == Job.State.QUEUED
