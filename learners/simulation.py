@@ -107,9 +107,14 @@ def simulate(
         full_f1 = _macro_f1(full, data)
         start, start_curve, start_seconds = _cold_start(data, batch, budget, params, seed)
         for k, strategy in enumerate(strategies):
-            progress(f"seed {seed}: {strategy}", (s * len(strategies) + k) / total)
+            done = (s * len(strategies) + k) / total
+
+            def report(labels: int, done: float = done, strategy: str = strategy, seed: int = seed) -> None:
+                # Every round, so a long simulation keeps showing (and proving) progress.
+                progress(f"seed {seed}: {strategy}, {labels} labels", done + labels / budget / total)
+
             run = Run(strategy, seed, full_f1, target, list(start_curve), start_seconds)
-            _continue(run, data, list(start), batch, budget, params)
+            _continue(run, data, list(start), batch, budget, params, report)
             runs.append(run)
     progress("done", 1.0)
     return runs
@@ -135,10 +140,17 @@ def _cold_start(data: Dataset, batch: int, budget: int, params: dict | None, see
 
 
 def _continue(
-    run: Run, data: Dataset, labeled: list[int], batch: int, budget: int, params: dict | None
+    run: Run,
+    data: Dataset,
+    labeled: list[int],
+    batch: int,
+    budget: int,
+    params: dict | None,
+    report: Callable[[int], None] = lambda labels: None,
 ) -> None:
     rewards: dict[str, tuple[int, int]] = {}
     while True:
+        report(len(labeled))
         weights = strategy_weights(run.strategy)
         if weights is None:
             weights = mixing.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
