@@ -32,9 +32,10 @@ from labeling.splits import withholds_suggestion
 
 _MAX_LOCK_ATTEMPTS = 20
 RANDOM_REASON = "Picked at random."
-# Rankers' reasons may name the model's guess ("torn between X (60%) and Y"): where the
-# suggestion is hidden, so is any reason that could give it away.
-HIDDEN_GUESS_REASON = "Chosen by the model's ranking; its guess is not shown for this item."
+# Test items, and pool items whose suggestion is hidden, are served with the same words and
+# no strategy: a ranker's reason could give the model's guess away ("torn between X (60%)
+# and Y"), and a test item must look like any item labeled without a suggestion.
+UNAIDED_REASON = "No suggestion on this one: label it on your own."
 OVERLAP_REASON = "A second opinion: another annotator labeled it, and this project wants {n} labels per item."
 
 
@@ -177,8 +178,8 @@ def _lease(item: Item, user: AbstractBaseUser, now: datetime, kind: str, project
         )
     shown = entry if entry is not None and shows_suggestion(project, item, entry.confidence) else None
     reason = entry.reason if entry else RANDOM_REASON
-    if entry is not None and shown is None:
-        reason = HIDDEN_GUESS_REASON
+    if (entry is not None and shown is None) or item.split == Split.TEST:
+        reason = UNAIDED_REASON
     if kind == "overlap":
         reason = OVERLAP_REASON.format(n=project.overlap)
     lease, _ = Lease.objects.update_or_create(

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from labeling.forms import clean_label_names, clean_strategy_weights
 from labeling.models import Annotation, DatasetVersion, Item, Label, Membership, Project
-from labeling.queue import Served
+from labeling.queue import UNAIDED_REASON, Served
 from labeling.services import SETTINGS_FIELDS
 
 
@@ -120,15 +120,15 @@ def serialize_served(served: Served) -> dict:
             "label": served.suggested_label.name,
             "confidence": round(served.suggestion_confidence, 4),
         }
+    reason = {"strategy": served.strategy, "score": served.score, "model": served.model_ref or None}
+    if served.reason == UNAIDED_REASON:
+        # The true strategy stays on the lease (and the annotation) for the adaptive mix;
+        # the annotator sees what a test item looks like.
+        reason = {"strategy": "unaided", "score": None, "model": None}
     return {
         "item": serialize_item(served.item),
         "suggestion": suggestion,
-        "reason": {
-            "strategy": served.strategy,
-            "score": served.score,
-            "model": served.model_ref or None,
-            "text": served.reason,
-        },
+        "reason": {**reason, "text": served.reason},
     }
 
 

@@ -43,10 +43,11 @@
     margin: "Model unsure",
     least_confidence: "Model unsure",
     entropy: "Model unsure",
-    error_model: "Model likely wrong",
+    error: "Model likely wrong",
     novelty: "Unlike anything labeled",
     mix: "Mixed strategies",
     overlap: "Second opinion",
+    unaided: "Your call",
   };
 
   const timings = (window.siftTimings = []);

@@ -7,7 +7,7 @@ import pytest
 
 from labeling import services
 from labeling.models import QueueEntry, Ranking, Split
-from labeling.queue import HIDDEN_GUESS_REASON, serve_next_item, shows_suggestion
+from labeling.queue import UNAIDED_REASON, serve_next_item, shows_suggestion
 from labeling.splits import withholds_suggestion
 from tests.factories import add_member, import_rows, make_project, make_review_rows
 
@@ -69,7 +69,7 @@ def test_a_hidden_suggestion_is_not_given_away_by_the_reason(owner, annotator):
 
     assert served.suggested_label is None
     assert served.strategy == "margin"
-    assert served.reason == HIDDEN_GUESS_REASON
+    assert served.reason == UNAIDED_REASON
 
 
 def test_suggestions_below_the_threshold_are_not_shown(owner, annotator):
@@ -102,3 +102,29 @@ def test_served_suggestions_are_recorded_on_the_annotation(owner, annotator):
     annotation, _ = services.save_annotation(served.item, annotator, served.suggested_label)
     assert annotation.suggested_label == served.suggested_label
     assert annotation.suggestion_confidence == 0.9
+
+
+def test_a_test_item_looks_exactly_like_a_pool_item_labeled_unaided(owner, annotator):
+    from tests.factories import api_client
+
+    project = make_project(
+        owner, name="Blind", test_fraction=0.5, test_target=100, suggestion_withhold_share=1.0
+    )
+    add_member(project, annotator)
+    import_rows(project, make_review_rows(40))
+    _rank_everything(project, confidence=0.9)
+    client = api_client(annotator)
+    seen = {}
+    for _ in range(12):
+        body = client.get(f"/api/v1/projects/{project.pk}/next").json()
+        split = project.items.get(pk=body["item"]["id"]).split
+        seen.setdefault(split, body["reason"] | {"suggestion": body["suggestion"]})
+        client.post(f"/api/v1/items/{body['item']['id']}/skip", {}, format="json")
+        if len(seen) == 2:
+            break
+    assert set(seen) == {"pool", "test"}
+    assert (
+        seen["pool"]
+        == seen["test"]
+        == {"strategy": "unaided", "score": None, "model": None, "text": UNAIDED_REASON, "suggestion": None}
+    )
