@@ -23,6 +23,7 @@ run: $(VENV)/.runtime
 	DEBUG=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
 ## Lint, check migrations, run the whole test suite (DATABASE_URL / CELERY_BROKER_URL pick the services).
+PYTEST_ARGS ?= -n 2
 test: export SECRET_KEY ?= insecure-key-for-tests-only
 test: $(VENV)/.dev lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
