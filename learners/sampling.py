@@ -141,18 +141,27 @@ class ErrorModelRanker(Ranker):
     saw it) give right/wrong labels; a logistic regression learns "wrong" from the
     item's features plus the model's uncertainty on it. With too few mistakes (or too few
     right answers) to learn from, it ranks by margin instead and says so.
+
+    The k folds multiply the cost of a fit, so they run on at most `max_train` labeled
+    items (a seeded sample) with a cheaper copy of the classifier: the error model must
+    fit inside the retrain budget.
     """
 
     name = "error"
     description = "Looks like the items the model got wrong before."
 
-    def __init__(self, n_folds: int = 3, min_mistakes: int = 5, random_state: int = 0):
+    def __init__(self, n_folds: int = 3, min_mistakes: int = 5, max_train: int = 3000, random_state: int = 0):
         self.n_folds = n_folds
         self.min_mistakes = min_mistakes
+        self.max_train = max_train
         self.random_state = random_state
 
     def fit(self, X_labeled, y_labeled, X_unlabeled, classifier=None):
         y = np.asarray(y_labeled, dtype=object)
+        if len(y) > self.max_train:
+            rng = np.random.default_rng(self.random_state)
+            keep = np.sort(rng.choice(len(y), self.max_train, replace=False))
+            X_labeled, y = X_labeled[keep], y[keep]
         self.fallback_ = None
         self.model_ = None
         self.n_mistakes_ = 0
@@ -160,8 +169,6 @@ class ErrorModelRanker(Ranker):
         if folds is None or classifier is None:
             self.fallback_ = "too few labels per class for cross-validation"
             return self
-        # A cheap copy of the production classifier: the error model must fit inside the
-        # retrain budget, and k folds multiply its cost.
         cheap = clone(classifier).set_params(max_iter=200, tol=1e-3)
         with warnings.catch_warnings():
             # Plain folds may miss a rare class; cross_val_predict still aligns the columns.
