@@ -76,6 +76,7 @@ def prepare_rankers(project: Project, model, watermark: int | None = None) -> sc
         list(project.labels.values_list("name", flat=True)),
         weights,
         model=model,
+        params=training.params_for_pool(project.items.filter(split=Split.POOL).count()),
         min_per_label=project.cold_start_min_per_label,
         random_state=project.seed % 2**31,
     )

@@ -144,12 +144,13 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
     except training.NotEnoughLabels as exc:
         job.params["cold_start"] = str(exc)
         return None, None
+    params = training.params_for_pool(project.items.filter(split=Split.POOL).count())
     model_version = ModelVersion.objects.create(
         project=project,
         job=job,
         dataset_version=version,
-        algorithm=training.ALGORITHM,
-        params=training.DEFAULT_PARAMS,
+        algorithm=training.algorithm_name(params),
+        params=params,
         train_size=len(train),
         test_size=len(test),
     )
@@ -158,7 +159,7 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
     model = training.fit_pipeline(
         [t for t, _ in train],
         [y for _, y in train],
-        training.DEFAULT_PARAMS,
+        params,
         random_state=project.seed % 2**31,
     )
     seconds = time.monotonic() - started

@@ -89,3 +89,13 @@ def test_generalizes_to_held_out_data_far_beyond_a_majority_baseline():
 
     assert metrics["macro_f1"] > 0.75
     assert metrics["macro_f1"] > 10 * baseline_f1
+
+
+def test_large_pools_are_scored_on_word_ngrams_only():
+    small, large = training.params_for_pool(1_000), training.params_for_pool(training.LARGE_POOL)
+    assert training.algorithm_name(small) == "tfidf-word-char+logreg"
+    assert training.algorithm_name(large) == "tfidf-word+logreg"
+    model = training.fit_pipeline(TEXTS, LABELS, large)
+    parts = [name for name, _ in model.named_steps["features"].transformer_list]
+    assert parts == ["word"]
+    assert list(model.predict(TEXTS)) == LABELS
