@@ -20,6 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from config.celery import app
+from labeling.models import Project
 from tests.factories import BANKING77, api_client, csv_bytes, make_user, read_banking77
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,26 +177,47 @@ def test_import_label_retrain_in_a_worker_rank_and_export(worker):
     assert sum(r["labeled_by"] == "annie" for r in table) == 10
 
 
-def test_auto_retrain_fires_in_the_worker_after_retrain_every_labels(worker):
+def test_auto_retrain_fires_in_the_worker_after_retrain_every_labels_and_the_reasons_change(worker):
     labels = ["card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_failed"]
-    admin = make_user("admin", staff=True)
-    client = api_client(admin)
-    pid = client.post(
-        "/api/v1/projects",
-        {"name": "Auto", "labels": labels, "test_fraction": 0.2, "retrain_every": 40},
-        format="json",
-    ).json()["id"]
-    rows, _ = _banking_rows(labels, n_labeled=60)
+    admin, annotator = make_user("admin", staff=True), make_user("annie")
+    client, annotating = api_client(admin), api_client(annotator)
+    spec = {"name": "Auto", "labels": labels, "test_fraction": 0.2, "retrain_every": 0}
+    pid = client.post("/api/v1/projects", spec, format="json").json()["id"]
+    client.post(f"/api/v1/projects/{pid}/members", {"username": "annie"}, format="json")
+    client.patch(f"/api/v1/projects/{pid}", {"test_target": 0, "suggestion_withhold_share": 0}, format="json")
+    # Every new model replaces the last here (no shadow refusal), so the reasons must follow it.
+    Project.objects.filter(pk=pid).update(promotion_tolerance=1.0)
+    rows, truth = _banking_rows(labels, n_labeled=60)
     upload = SimpleUploadedFile("bank.csv", csv_bytes(rows, ["id", "text", "label"]))
     assert (
         client.post(f"/api/v1/projects/{pid}/imports", {"file": upload}, format="multipart").status_code
         == 201
     )
+    first = _wait_for_job(client, client.post(f"/api/v1/projects/{pid}/retrain").json()["job"]["id"], worker)
+    model_a = first["result"]["model"]
+    before = annotating.get(f"/api/v1/projects/{pid}/next").json()
+    assert before["reason"]["model"] == model_a
 
-    def retrained():
+    # Ten labels from the annotator are the project's retrain_every: a retrain starts by itself.
+    assert client.patch(f"/api/v1/projects/{pid}", {"retrain_every": 10}, format="json").status_code == 200
+    body = before
+    for _ in range(10):
+        item = body["item"]
+        annotating.post(
+            f"/api/v1/items/{item['id']}/annotations", {"label": truth[item["external_id"]]}, format="json"
+        )
+        body = annotating.get(f"/api/v1/projects/{pid}/next", {"exclude": item["id"]}).json()
+
+    def second_retrain():
         jobs = [j for j in client.get(f"/api/v1/projects/{pid}/jobs").json() if j["kind"] == "retrain"]
-        return jobs if jobs and jobs[0]["state"] in ("succeeded", "failed") else None
+        return jobs if len(jobs) == 2 and jobs[0]["state"] in ("succeeded", "failed") else None
 
-    jobs = _wait_for(retrained, 120, "the automatic retrain", worker)
+    jobs = _wait_for(second_retrain, 180, "the automatic retrain", worker)
     assert jobs[0]["state"] == "succeeded", jobs[0]["error"]
-    assert len(jobs) == 1
+    model_b = jobs[0]["result"]["model"]
+    assert model_b != model_a
+    held = body["item"]["id"]
+    after = annotating.get(f"/api/v1/projects/{pid}/next", {"exclude": held}).json()
+    assert after["reason"]["model"] == model_b
+    assert after["reason"]["strategy"] in ("margin", "error", "novelty")
+    assert after["reason"]["text"]
