@@ -251,8 +251,12 @@ def _compare(
     compared = evaluation.paired_difference(y_true, pred_active, pred_new, labels, seed=project.seed % 2**31)
     drop = compared["a"] - compared["b"]
     tolerance = project.promotion_tolerance
+    # Refused only when the new model is worse by more than the tolerance beyond the noise of
+    # the test set: even the top of the 95% paired interval of (new - active) lies below
+    # -tolerance. A point estimate alone, on the few test items of a young project, would
+    # keep refusing models trained on more labels and freeze the queue on an old ranking.
     # A hair of slack so that "exactly the tolerance" is not lost to float rounding.
-    promoted = drop <= tolerance + 1e-9
+    promoted = compared["difference"]["high"] >= -tolerance - 1e-9
     numbers = (
         f"macro-F1 {compared['b']:.3f} against {compared['a']:.3f} for the active model "
         f"{active.short_id} on the same {len(test)} test items"
@@ -261,8 +265,9 @@ def _compare(
         reason = f"Promoted: {numbers} (tolerance {tolerance:.3f})."
     else:
         reason = (
-            f"Kept as a candidate: {numbers}, {drop:.3f} lower, more than the project's tolerance "
-            f"of {tolerance:.3f}. An admin can still activate it."
+            f"Kept as a candidate: {numbers}, {drop:.3f} lower; even the 95% interval's best case "
+            f"({compared['difference']['high']:+.3f}) is worse than the project's tolerance of "
+            f"{tolerance:.3f}. An admin can still activate it."
         )
     return {
         "promoted": promoted,

@@ -254,6 +254,8 @@ def test_shadow_comparison_keeps_a_worse_model_as_a_candidate_and_says_why(clien
     assert candidate.shadow["active_macro_f1"] == pytest.approx(f1_first)
     assert candidate.shadow["candidate_macro_f1"] == pytest.approx(f1_candidate)
     assert candidate.shadow["n"] == len(test)
+    # Refused because even the best case of the paired interval is worse, not by noise.
+    assert candidate.shadow["difference"]["high"] < -lab.promotion_tolerance
     assert candidate.is_candidate
     assert not candidate.is_active
     assert ModelVersion.objects.get(is_active=True) == first
@@ -266,7 +268,7 @@ def test_shadow_comparison_keeps_a_worse_model_as_a_candidate_and_says_why(clien
     client.force_login(owner)
     listing = client.get(f"/projects/{lab.slug}/models/").content.decode()
     assert "candidate" in listing
-    assert "more than the project&#x27;s tolerance" in listing
+    assert "worse than the project&#x27;s tolerance" in listing
     page = client.get(f"/models/{candidate.pk}/").content.decode()
     assert "Kept as a candidate" in page
     assert "Activate this model" in page
