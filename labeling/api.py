@@ -121,6 +121,8 @@ def item_annotations(request: Request, pk: int) -> Response:
         )
     except services.ClientIdReused as exc:
         return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+    except services.NothingToUndo as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     body = {
         "id": annotation.pk,
         "item": item.pk,

@@ -1,15 +1,27 @@
 """Every API error is JSON {"error": "..."} with the right status."""
 
+import logging
+
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 def json_exception_handler(exc: Exception, context: dict) -> Response | None:
     response = exception_handler(exc, context)
     if response is None:
-        return None
+        if settings.DEBUG:
+            return None  # Django's debug page, with the traceback
+        # An unexpected error is still JSON for API clients; the traceback goes to the log.
+        logger.error("API error in %s", context.get("view"), exc_info=exc)
+        return Response(
+            {"error": "Something went wrong on the server; the error was logged."},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"error": _first_message(exc.detail), "fields": exc.detail}
     elif isinstance(response.data, dict) and "detail" in response.data:

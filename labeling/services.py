@@ -189,6 +189,11 @@ class ClientIdReused(Exception):
         super().__init__(f"client_id {client_id} was already used for a label of item {item_id}.")
 
 
+class NothingToUndo(Exception):
+    def __init__(self, item_id: int):
+        super().__init__(f"You have no label on item {item_id} to take back.")
+
+
 def save_annotation(
     item: Item,
     user: AbstractBaseUser,
@@ -201,7 +206,8 @@ def save_annotation(
     """Record a label (None: take the user's label back); return it and whether it is new.
 
     A repeated `client_id` returns the first annotation: a retried submit counts once.
-    Raises ClientIdReused when the `client_id` already labeled another item.
+    Raises ClientIdReused when the `client_id` already labeled another item, and
+    NothingToUndo when the user takes back a label they do not hold.
     """
     with transaction.atomic():
         # Lock the item: its resolved label is recomputed from all of its annotations,
@@ -215,6 +221,8 @@ def save_annotation(
                 raise ClientIdReused(client_id, existing.item_id)
             if existing is not None:
                 return existing, False
+        if label is None and not _holds_vote(item, user):
+            raise NothingToUndo(item.pk)
         lease = Lease.objects.filter(item=item, user=user).first()
         annotation = Annotation.objects.create(
             item=item,
@@ -235,6 +243,11 @@ def save_annotation(
         if label is not None:
             labels_added.send(sender=Project, project=item.project, count=1)
     return annotation, True
+
+
+def _holds_vote(item: Item, user: AbstractBaseUser) -> bool:
+    latest = item.annotations.filter(user=user).exclude(origin=Origin.ADJUDICATION).order_by("-pk").first()
+    return latest is not None and latest.label_id is not None
 
 
 def refresh_item_label(item: Item) -> None:

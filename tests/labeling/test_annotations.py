@@ -247,3 +247,16 @@ def test_stats_follow_the_resolved_labels(project, items, annotator):
         "positive": {"pool": int(split == "pool"), "test": int(split == "test")},
         "negative": {"pool": 0, "test": 0},
     }
+
+
+def test_taking_back_a_label_you_do_not_hold_is_refused_and_writes_nothing(project, items, annotator):
+    from labeling.models import Annotation
+    from tests.factories import api_client
+
+    item = items[0]
+    response = api_client(annotator).post(
+        f"/api/v1/items/{item.pk}/annotations", {"label": None}, format="json"
+    )
+    assert response.status_code == 400
+    assert "no label on item" in response.json()["error"]
+    assert not Annotation.objects.filter(item=item).exists()

@@ -115,3 +115,17 @@ def test_an_unknown_api_url_is_a_json_404(owner):
     response = api_client(owner).get("/api/v1/projects/1/nothing-here")
     assert response.status_code == 404
     assert response.json() == {"error": "There is no API endpoint '/api/v1/projects/1/nothing-here'."}
+
+
+def test_an_unexpected_api_error_is_json_500(owner, project, monkeypatch, settings):
+    from unittest import mock
+
+    from tests.factories import api_client
+
+    settings.DEBUG = False
+    client = api_client(owner)
+    client.raise_request_exception = False
+    with mock.patch("labeling.services.get_project_stats", side_effect=RuntimeError("boom")):
+        response = client.get(f"/api/v1/projects/{project.pk}/stats")
+    assert response.status_code == 500
+    assert response.json() == {"error": "Something went wrong on the server; the error was logged."}
