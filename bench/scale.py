@@ -50,6 +50,7 @@ import scale_pool  # noqa: E402
 import scale_procs  # noqa: E402
 import scale_report  # noqa: E402
 import sklearn  # noqa: E402
+import threadpoolctl  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -176,7 +177,8 @@ def run_once(project, owner, token, label_of, n_workers, with_load, log_dir, arg
             )
         for worker in workers:
             worker.wait_for(b"ready.", 120)
-        with scale_procs.Sampler({w.name: w.pid for w in workers}) as sampler:
+        roots = {w.name: w.pid for w in workers}
+        with scale_procs.Sampler(roots, database=connection.settings_dict["NAME"]) as sampler:
             if with_load:
                 web, client, idle = start_load(project, token, label_of, run_dir, args.idle_seconds)
                 client.pause()
@@ -225,14 +227,14 @@ def time_job(project, owner, sampler, client, timeout) -> dict:
     load0 = scale_procs.load_average()
     t0 = time.monotonic()
     job = services.start_retrain(project, owner, trigger="benchmark")
-    marks = [("queued", t0, sampler.total_cpu())]
+    marks = [("queued", t0, sampler.cpu_by_worker())]
     swap_at, resumed_at = None, None
     while True:
         state, message, params = Job.objects.filter(pk=job.pk).values_list("state", "message", "params").get()
         now = time.monotonic()
         phase = phase_of(message, params)
         if swap_at is None and phase != marks[-1][0] and state == Job.State.RUNNING:
-            marks.append((phase, now, sampler.total_cpu()))
+            marks.append((phase, now, sampler.cpu_by_worker()))
         if client is not None and resumed_at is None and "watermark" in params:
             client.resume()  # the training labels are fixed now; annotate away
             resumed_at = now
@@ -242,16 +244,17 @@ def time_job(project, owner, sampler, client, timeout) -> dict:
             != old_ranking
         ):
             swap_at = now
-            marks.append(("cleanup", now, sampler.total_cpu()))
+            marks.append(("cleanup", now, sampler.cpu_by_worker()))
         if state in (Job.State.SUCCEEDED, Job.State.FAILED) or now - t0 > timeout:
             break
         time.sleep(POLL)
     end = time.monotonic()
-    marks.append(("end", end, sampler.total_cpu()))
+    marks.append(("end", end, sampler.cpu_by_worker()))
     busy1, total1 = scale_procs.machine_cpu()
     job.refresh_from_db()
     return {
         "t0": t0, "end": end, "swap_at": swap_at, "resumed_at": resumed_at, "old_model": old_model,
+        "new_model": ModelVersion.objects.filter(job=job).values_list("pk", flat=True).first(),
         "marks": marks,
         "summary": job_summary(job, marks, end - t0, busy1 - busy0, total1 - total0, load0, sampler),
     }  # fmt: skip
@@ -270,17 +273,30 @@ def phase_of(message: str, params: dict) -> str:
 def job_summary(job, marks, wall, machine_busy, machine_total, load0, sampler) -> dict:
     phases: dict[str, dict] = {}
     for (name, at, cpu), (_, next_at, next_cpu) in itertools.pairwise(marks):
-        entry = phases.setdefault(name, {"seconds": 0.0, "worker_cpu_seconds": 0.0, "peak_rss_mb": 0})
+        used = {k: next_cpu[k] - cpu[k] for k in cpu}
+        workers = {k: v for k, v in used.items() if k != "postgres"}
+        entry = phases.setdefault(
+            name,
+            dict.fromkeys(
+                ("seconds", "worker_cpu_seconds", "postgres_cpu_seconds", "cpu_bound_seconds"), 0.0
+            ),
+        )
         entry["seconds"] = round(entry["seconds"] + next_at - at, 2)
-        entry["worker_cpu_seconds"] = round(entry["worker_cpu_seconds"] + next_cpu - cpu, 2)
-        peak = round(sampler.peak_between(at, next_at) / 1024)
-        entry["peak_rss_mb"] = max(entry["peak_rss_mb"], peak)
+        entry["worker_cpu_seconds"] = round(entry["worker_cpu_seconds"] + sum(workers.values()), 2)
+        entry["postgres_cpu_seconds"] = round(entry["postgres_cpu_seconds"] + used["postgres"], 2)
+        entry["cpu_bound_seconds"] = round(
+            entry["cpu_bound_seconds"] + cpu_bound(workers, used["postgres"]), 2
+        )
+        entry["peak_rss_mb"] = max(
+            entry.get("peak_rss_mb", 0), round(sampler.peak_between(at, next_at) / 1024)
+        )
     model = ModelVersion.objects.filter(job=job).first()
     ranking_id = (job.result or {}).get("ranking")
     return {
         "state": job.state,
         "error": job.error,
         "wall_seconds": round(wall, 2),
+        "cpu_bound_seconds": round(sum(p["cpu_bound_seconds"] for p in phases.values()), 1),
         "phases": phases,
         "chunks": job.params.get("chunks"),
         "chunk_size": settings.SIFT_SCORE_CHUNK_SIZE,
@@ -300,6 +316,19 @@ def job_summary(job, marks, wall, machine_busy, machine_total, load0, sampler) -
             "capacity_cpu_seconds": round(machine_total, 1),
         },
     }
+
+
+def cpu_bound(workers: dict[str, float], postgres: float) -> float:
+    """An estimate of a phase's wall time on an idle machine with these cores.
+
+    The larger of: the busiest worker's CPU seconds plus its share of the database's
+    (it waits for its queries), and all the CPU the phase used spread over every core.
+    It ignores disk and network waits, and it counts the CPU that BLAS/OpenMP threads
+    burn spinning while they wait for a core, which a loaded machine inflates.
+    """
+    active = [v for v in workers.values() if v > 0.05] or [0.0]
+    busiest = max(active) + postgres / len(active)
+    return max(busiest, (sum(workers.values()) + postgres) / (os.cpu_count() or 1))
 
 
 def _ranking_summary(ranking_id: int | None) -> dict:
@@ -327,6 +356,11 @@ def latency_report(client, idle, timeline) -> dict:
     report["served_before_swap"] = _models(r.model for r in served if r.at + r.seconds < swap)
     report["served_after_swap"] = _models(r.model for r in served if r.at > swap)
     report["old_model"] = str(timeline["old_model"]) if timeline["old_model"] else None
+    # Requests answered by neither ranking (e.g. a random pool item), relative to the swap.
+    known = {str(timeline["old_model"]), str(timeline["new_model"])}
+    report["other_served_at_seconds_from_swap"] = [
+        round(r.at - swap, 2) for r in served if str(r.model) not in known
+    ]
     return report
 
 
@@ -374,6 +408,8 @@ def machine() -> dict:
         "text_batch": ranking.TEXT_BATCH,
         "queue_size": settings.SIFT_QUEUE_SIZE,
         "load_average_before": scale_procs.load_average(),
+        # BLAS / OpenMP threads per process: with 2 workers on 2 cores they compete.
+        "threads": {i["internal_api"]: i["num_threads"] for i in threadpoolctl.threadpool_info()},
     }
 
 

@@ -100,6 +100,22 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def backends(database: str) -> list[int]:
+    """PostgreSQL backends connected to `database` (from their process titles)."""
+    found = []
+    needle = f" {database} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if title.startswith(b"postgres: ") and needle in title:
+            found.append(int(entry.name))
+    return found
+
+
 def read_status(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (peak resident set) in kB, from /proc/PID/status."""
     values = {}
@@ -140,10 +156,12 @@ class Sampler:
     """Polls the memory and CPU of the given processes and their children every `interval`."""
 
     roots: dict[str, int]
+    database: str = ""  # also count the CPU of PostgreSQL's backends serving this database
     interval: float = 0.2
     peak_rss_kb: dict[str, int] = field(default_factory=dict)
     hwm_kb: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
+    db_cpu: dict[int, float] = field(default_factory=dict)
     # (time.monotonic(), the largest resident set of any one process, kB) per sample
     timeline: list[tuple[float, int]] = field(default_factory=list)
     samples: int = 0
@@ -170,13 +188,25 @@ class Sampler:
             self.cpu[name] = max(self.cpu.get(name, 0.0), cpu_seconds(pid))
         self.timeline.append((time.monotonic(), largest))
         self.samples += 1
+        self.read_backends()
+
+    def read_backends(self) -> float:
+        """CPU seconds of this database's backends, including those that closed since."""
+        for pid in backends(self.database) if self.database else []:
+            self.db_cpu[pid] = max(self.db_cpu.get(pid, 0.0), cpu_seconds(pid))
+        return sum(self.db_cpu.values())
+
+    def cpu_by_worker(self) -> dict[str, float]:
+        """Each worker's CPU seconds (its main process and children), and "postgres"."""
+        out = dict.fromkeys(self.roots, 0.0)
+        for name, pid in self.processes().items():
+            out[name.split()[0]] += cpu_seconds(pid)
+        out["postgres"] = self.read_backends()
+        return out
 
     def peak_between(self, start: float, end: float) -> int:
         """The largest resident set (kB) of any one process sampled in [start, end]."""
         return max((kb for at, kb in self.timeline if start <= at <= end), default=0)
-
-    def total_cpu(self) -> float:
-        return sum(cpu_seconds(pid) for pid in self.processes().values())
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -40,7 +40,7 @@ def _machine(m: dict) -> list[str]:
         f"Python {m['python']}, scikit-learn {m['scikit_learn']}, PostgreSQL {m['postgres']} "
         f"(shared_buffers {m['postgres_shared_buffers']}), Redis broker. "
         f"SIFT_SCORE_CHUNK_SIZE {m['chunk_size']:,}, TEXT_BATCH {m['text_batch']:,}, "
-        f"SIFT_QUEUE_SIZE {m['queue_size']:,}.",
+        f"SIFT_QUEUE_SIZE {m['queue_size']:,}. Threads per process: {m.get('threads')}.",
         "",
     ]
 
@@ -68,8 +68,9 @@ def _runs(runs: list[dict]) -> list[str]:
         "## Retrain + rescore by every ranker",
         "",
         "| workers | annotator load | state | job, start to SUCCEEDED (s) | of which scoring chunks (s) "
-        "| write + swap (s) | worker CPU (s) | machine busy / capacity (CPU s) | load avg at start |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| write + swap (s) | worker CPU (s) | PostgreSQL CPU (s) | CPU-bound estimate (s) "
+        "| machine busy / capacity (CPU s) | load avg at start |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         phases = r.get("phases", {})
@@ -79,10 +80,20 @@ def _runs(runs: list[dict]) -> list[str]:
         lines.append(
             f"| {r['workers']} | {'yes' if r['load'] else 'no'} | {r['state']} | **{r['wall_seconds']}** "
             f"| {chunks.get('seconds', '-')} | {write.get('seconds', '-')} "
-            f"| {cpu:.0f} | {machine.get('busy_cpu_seconds')} / {machine.get('capacity_cpu_seconds')} "
+            f"| {cpu:.0f} | {sum(p.get('postgres_cpu_seconds', 0) for p in phases.values()):.0f} "
+            f"| {r.get('cpu_bound_seconds')} "
+            f"| {machine.get('busy_cpu_seconds')} / {machine.get('capacity_cpu_seconds')} "
             f"| {machine.get('load_average_at_start')} |"
         )
-    lines.append("")
+    lines += [
+        "",
+        "The machine is shared: *machine busy / capacity* shows how much of its CPU everything "
+        "used during the job (equal: saturated), so wall times include waiting for a core. The "
+        "*CPU-bound estimate* adds up, phase by phase, the larger of the busiest worker's CPU "
+        "seconds (plus its share of PostgreSQL's) and all CPU seconds spread over the cores: "
+        "an estimate for an idle machine, not a measurement.",
+        "",
+    ]
     one = next((r for r in runs if r["workers"] == 1 and not r["load"]), None)
     two = next((r for r in runs if r["workers"] == 2 and not r["load"]), None)
     if one and two:
@@ -114,9 +125,10 @@ def _runs(runs: list[dict]) -> list[str]:
 def _phases(runs: list[dict]) -> list[str]:
     header = "| phase | " + " | ".join(_label(r) for r in runs) + " |"
     lines = [
-        "### Phases: wall seconds (worker CPU seconds; largest worker process RSS in the phase)",
+        "### Phases",
         "",
-        "From the job's own progress messages, polled every 50 ms.",
+        "Wall seconds (worker CPU s / PostgreSQL CPU s / CPU-bound estimate s; largest worker "
+        "process RSS in the phase), from the job's own progress messages, polled every 50 ms.",
         "",
         header,
         "|---|" + "---|" * len(runs),
@@ -126,7 +138,10 @@ def _phases(runs: list[dict]) -> list[str]:
         for r in runs:
             p = r.get("phases", {}).get(key)
             cells.append(
-                f"{p['seconds']} ({p['worker_cpu_seconds']}; {p.get('peak_rss_mb', '?')} MB)" if p else "-"
+                f"{p['seconds']} ({p['worker_cpu_seconds']} / {p.get('postgres_cpu_seconds', '?')} / "
+                f"{p.get('cpu_bound_seconds', '?')}; {p.get('peak_rss_mb', '?')} MB)"
+                if p
+                else "-"
             )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
@@ -196,7 +211,8 @@ def _latency(runs: list[dict]) -> list[str]:
             "",
             f"Items served while the new ranking was being built came from model {lat.get('old_model')} "
             f"(counts by model: {lat.get('served_before_swap')}); after the swap: "
-            f"{lat.get('served_after_swap')}.",
+            f"{lat.get('served_after_swap')}. Items from neither ranking (a random pool item) "
+            f"were served at these seconds from the swap: {lat.get('other_served_at_seconds_from_swap')}.",
             "",
         ]
     return lines
