@@ -85,7 +85,12 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     log_dir = ROOT / "var" / "bench-scale" / f"logs-{args.size}"
     shutil.rmtree(log_dir, ignore_errors=True)
-    result: dict = {"size": args.size, "command": " ".join(["python", *sys.argv]), "machine": machine()}
+    result: dict = {
+        "size": args.size,
+        "tag": args.tag,
+        "command": " ".join(["python", *sys.argv]),
+        "machine": machine(),
+    }
     try:
         scale_pool.truncate_all()
         owner, annotator, token = make_users()
@@ -132,6 +137,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261126)
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up on a job after this long")
     parser.add_argument("--keep-data", action="store_true", help="leave the generated pool in the database")
+    parser.add_argument(
+        "--worker-threads",
+        type=int,
+        default=0,
+        help="OMP/OpenBLAS threads per worker process (0: the libraries' default, one per core)",
+    )
+    parser.add_argument("--tag", default="", help="suffix of the result files (scale-<size>-<tag>)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     return parser.parse_args()
 
@@ -152,8 +164,11 @@ def make_users():
     return owner, annotator, Token.objects.create(user=annotator).key
 
 
-def worker_env() -> dict:
-    return {**os.environ, "SIFT_ARTIFACT_DIR": str(settings.ARTIFACT_DIR)}
+def worker_env(threads: int = 0) -> dict:
+    env = {**os.environ, "SIFT_ARTIFACT_DIR": str(settings.ARTIFACT_DIR)}
+    if threads:
+        env |= dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), str(threads))
+    return env
 
 
 def purge_queue() -> None:
@@ -169,12 +184,16 @@ def run_once(project, owner, token, label_of, n_workers, with_load, log_dir, arg
     purge_queue()
     run_dir = log_dir / f"{n_workers}w{'-load' if with_load else ''}"
     workers, web, client = [], None, None
-    run: dict = {"workers": n_workers, "load": with_load, "worker_layout": "separate processes, prefork -c 1"}
+    run: dict = {
+        "workers": n_workers,
+        "load": with_load,
+        "worker_layout": "separate processes, prefork -c 1",
+        "worker_threads": args.worker_threads or "library default",
+    }
     try:
         for i in range(n_workers):
-            workers.append(
-                scale_procs.start_worker(i + 1, worker_env(), settings.CELERY_TASK_DEFAULT_QUEUE, run_dir)
-            )
+            env = worker_env(args.worker_threads)
+            workers.append(scale_procs.start_worker(i + 1, env, settings.CELERY_TASK_DEFAULT_QUEUE, run_dir))
         for worker in workers:
             worker.wait_for(b"ready.", 120)
         roots = {w.name: w.pid for w in workers}
@@ -415,7 +434,7 @@ def machine() -> dict:
 
 def write_results(result: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"scale-{result['size']}"
+    stem = out / f"scale-{result['size']}{'-' + result['tag'] if result['tag'] else ''}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     stem.with_suffix(".md").write_text(scale_report.markdown(result))
 

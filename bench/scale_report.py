@@ -19,6 +19,8 @@ def markdown(result: dict) -> str:
     size = result["size"]
     lines = [f"# Scale benchmark: {size:,} items", ""]
     lines += [f"Command: `{result['command']}`", ""]
+    threads = {r.get("worker_threads") for r in result.get("runs", [])}
+    lines += [f"OMP/OpenBLAS threads per worker process: {', '.join(map(str, threads))}.", ""]
     lines += _machine(result["machine"])
     if "pool" in result:
         lines += _pool(result["pool"])
