@@ -42,7 +42,8 @@ def _machine(m: dict) -> list[str]:
         f"Python {m['python']}, scikit-learn {m['scikit_learn']}, PostgreSQL {m['postgres']} "
         f"(shared_buffers {m['postgres_shared_buffers']}), Redis broker. "
         f"SIFT_SCORE_CHUNK_SIZE {m['chunk_size']:,}, TEXT_BATCH {m['text_batch']:,}, "
-        f"SIFT_QUEUE_SIZE {m['queue_size']:,}. Threads per process: {m.get('threads')}.",
+        f"SIFT_QUEUE_SIZE {m['queue_size']:,}. "
+        f"The libraries' default threads per process: {m.get('threads')}.",
         "",
     ]
 
