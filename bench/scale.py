@@ -21,7 +21,6 @@ import itertools
 import json
 import os
 import platform
-import re
 import shutil
 import sys
 import time
@@ -56,7 +55,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
-from scale_load import LoadClient, summarize  # noqa: E402
+from scale_load import LoadClient, latency_report  # noqa: E402
 
 from config.celery import app  # noqa: E402
 from labeling import services as labeling_services  # noqa: E402
@@ -206,7 +205,7 @@ def run_once(project, owner, token, label_of, n_workers, with_load, log_dir, arg
             if client is not None:
                 time.sleep(5)  # keep asking a little after the swap, too
                 client.stop()
-                run["latency"] = latency_report(client, idle, timeline)
+                run["latency"] = latency_report(client.requests, idle, timeline)
             run["memory_mb"] = {k: round(v / 1024) for k, v in sampler.hwm_kb.items()}
             run["polled_rss_mb"] = {k: round(v / 1024) for k, v in sampler.peak_rss_kb.items()}
             run["worker_cpu_seconds"] = {k: round(v, 1) for k, v in sampler.cpu.items()}
@@ -216,7 +215,7 @@ def run_once(project, owner, token, label_of, n_workers, with_load, log_dir, arg
         for worker in workers:
             worker.stop()
     run.update(timeline["summary"])
-    run["tasks"] = task_times(workers)
+    run["tasks"] = scale_procs.task_times(workers)
     return run
 
 
@@ -353,57 +352,6 @@ def cpu_bound(workers: dict[str, float], postgres: float) -> float:
 def _ranking_summary(ranking_id: int | None) -> dict:
     found = Ranking.objects.filter(pk=ranking_id).values("size", "summary").first()
     return {"size": found["size"], "counts": found["summary"].get("counts")} if found else {}
-
-
-def latency_report(client, idle, timeline) -> dict:
-    during_start = timeline["resumed_at"] or timeline["t0"]
-    marks = dict((name, at) for name, at, _ in timeline["marks"])
-    report = {
-        "idle": summarize(client.requests, *idle),
-        "during_rescore": summarize(client.requests, during_start, timeline["end"]),
-    }
-    if "chunks" in marks:
-        report["during_chunk_scoring"] = summarize(
-            client.requests, marks["chunks"], marks.get("write", timeline["end"])
-        )
-    for window in ("during_rescore", "during_chunk_scoring"):
-        if window in report:
-            report[window]["ratio_p50"] = _ratio(report[window]["next"]["p50"], report["idle"]["next"]["p50"])
-            report[window]["ratio_p95"] = _ratio(report[window]["next"]["p95"], report["idle"]["next"]["p95"])
-    swap = timeline["swap_at"] or timeline["end"]
-    served = [r for r in client.requests if r.op == "next" and r.status == 200 and r.at >= during_start]
-    report["served_before_swap"] = _models(r.model for r in served if r.at + r.seconds < swap)
-    report["served_after_swap"] = _models(r.model for r in served if r.at > swap)
-    report["old_model"] = str(timeline["old_model"]) if timeline["old_model"] else None
-    # Requests answered by neither ranking (e.g. a random pool item), relative to the swap.
-    known = {str(timeline["old_model"]), str(timeline["new_model"])}
-    report["other_served_at_seconds_from_swap"] = [
-        round(r.at - swap, 2) for r in served if str(r.model) not in known
-    ]
-    return report
-
-
-def _ratio(a, b):
-    return round(a / b, 2) if a and b else None
-
-
-def _models(models) -> dict:
-    counts: dict = {}
-    for model in models:
-        counts[str(model)] = counts.get(str(model), 0) + 1
-    return counts
-
-
-TASK_LINE = re.compile(rb"Task learners\.tasks\.(\w+)\[[^\]]+\] succeeded in ([0-9.]+)s")
-
-
-def task_times(workers) -> dict:
-    """Each task's run time as the worker logged it ("succeeded in 1.23s"), per worker."""
-    out: dict = {}
-    for worker in workers:
-        for name, seconds in TASK_LINE.findall(worker.log.read_bytes()):
-            out.setdefault(name.decode(), {}).setdefault(worker.name, []).append(round(float(seconds), 2))
-    return out
 
 
 def machine() -> dict:

@@ -114,3 +114,43 @@ def _percentile(values: list[float], p: float) -> float:
     lo = int(k)
     hi = min(lo + 1, len(values) - 1)
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def latency_report(requests: list[Request], idle: tuple[float, float], timeline: dict) -> dict:
+    """Latency while idle, during the rescore and during chunk scoring; who served what around the swap."""
+    during_start = timeline["resumed_at"] or timeline["t0"]
+    marks = dict((name, at) for name, at, _ in timeline["marks"])
+    report = {
+        "idle": summarize(requests, *idle),
+        "during_rescore": summarize(requests, during_start, timeline["end"]),
+    }
+    if "chunks" in marks:
+        report["during_chunk_scoring"] = summarize(
+            requests, marks["chunks"], marks.get("write", timeline["end"])
+        )
+    for window in ("during_rescore", "during_chunk_scoring"):
+        if window in report:
+            report[window]["ratio_p50"] = _ratio(report[window]["next"]["p50"], report["idle"]["next"]["p50"])
+            report[window]["ratio_p95"] = _ratio(report[window]["next"]["p95"], report["idle"]["next"]["p95"])
+    swap = timeline["swap_at"] or timeline["end"]
+    served = [r for r in requests if r.op == "next" and r.status == 200 and r.at >= during_start]
+    report["served_before_swap"] = _models(r.model for r in served if r.at + r.seconds < swap)
+    report["served_after_swap"] = _models(r.model for r in served if r.at > swap)
+    report["old_model"] = str(timeline["old_model"]) if timeline["old_model"] else None
+    # Requests answered by neither ranking (e.g. a random pool item), relative to the swap.
+    known = {str(timeline["old_model"]), str(timeline["new_model"])}
+    report["other_served_at_seconds_from_swap"] = [
+        round(r.at - swap, 2) for r in served if str(r.model) not in known
+    ]
+    return report
+
+
+def _ratio(a, b):
+    return round(a / b, 2) if a and b else None
+
+
+def _models(models) -> dict:
+    counts: dict = {}
+    for model in models:
+        counts[str(model)] = counts.get(str(model), 0) + 1
+    return counts

@@ -6,6 +6,7 @@ process group), never by name: the machine is shared.
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -223,3 +224,15 @@ class Sampler:
         if self._thread is not None:
             self._thread.join()
         self.sample()  # the last word, read while the processes still live
+
+
+TASK_LINE = re.compile(rb"Task learners\.tasks\.(\w+)\[[^\]]+\] succeeded in ([0-9.]+)s")
+
+
+def task_times(workers) -> dict:
+    """Each task's run time as the worker logged it ("succeeded in 1.23s"), per worker."""
+    out: dict = {}
+    for worker in workers:
+        for name, seconds in TASK_LINE.findall(worker.log.read_bytes()):
+            out.setdefault(name.decode(), {}).setdefault(worker.name, []).append(round(float(seconds), 2))
+    return out
