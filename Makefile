@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,17 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## Scale benchmark: retrain on 10,000 labels and rescore generated pools with 1 and 2 real workers.
+## Needs PostgreSQL and Redis; empties the tables of its own database (bench_scale) before and after.
+BENCH_SCALE_SIZES ?= 100000 1000000
+bench-scale: $(VENV)/.runtime
+	createdb -h 127.0.0.1 -U postgres bench_scale 2>/dev/null || true
+	for size in $(BENCH_SCALE_SIZES); do \
+		DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_scale \
+		CELERY_BROKER_URL=redis://127.0.0.1:6379/11 SIFT_QUEUE=bench-scale \
+		$(BIN)/python bench/scale.py --size $$size || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) var

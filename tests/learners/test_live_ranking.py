@@ -180,3 +180,18 @@ def test_adaptive_mix_weights_follow_where_the_model_was_wrong(project, annotato
     weights, origin = ranking.choose_weights(project)
     assert origin.startswith("adaptive")
     assert weights["novelty"] > weights["error"] > weights["margin"]
+
+
+def test_the_pool_is_cut_into_chunks_of_equal_size(project):
+    import_rows(project, _rows(120, labeled=0))
+    ids = list(ranking.rankable_items(project).order_by("pk").values_list("pk", flat=True))
+    size = 10 if len(ids) % 10 else 11  # cutting every `size` items would leave a short last chunk
+    assert len(ids) % size
+
+    bounds = ranking.chunk_bounds(project, size)
+
+    sizes = [sum(first <= pk <= last for pk in ids) for first, last in bounds]
+    assert sum(sizes) == len(ids)  # every rankable item is in exactly one chunk
+    assert len(bounds) == -(-len(ids) // size)
+    assert max(sizes) <= size
+    assert max(sizes) - min(sizes) <= 1  # no short last chunk leaves a worker idle
