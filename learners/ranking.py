@@ -302,8 +302,15 @@ def _slot(table: np.ndarray, position: int, floor: float) -> float:
 
 
 def delete_stale_rankings(project: Project, keep: Ranking) -> None:
-    """Drop the rankings (and their ranker files) that the project no longer serves."""
+    """Drop the rankings (and their ranker files) that the project no longer serves.
+
+    The ranking just replaced is kept until the next swap: a request that read the old
+    pointer a moment before the swap still finds its queue.
+    """
+    previous = Ranking.objects.filter(project=project).exclude(pk=keep.pk).order_by("-pk").first()
     stale = Ranking.objects.filter(project=project).exclude(pk=keep.pk)
+    if previous is not None:
+        stale = stale.exclude(pk=previous.pk)
     for summary in stale.values_list("summary", flat=True):
         path = (summary or {}).get("bundle", {}).get("path")
         if path:

@@ -195,3 +195,16 @@ def test_the_pool_is_cut_into_chunks_of_equal_size(project):
     assert len(bounds) == -(-len(ids) // size)
     assert max(sizes) <= size
     assert max(sizes) - min(sizes) <= 1  # no short last chunk leaves a worker idle
+
+
+def test_the_replaced_ranking_stays_until_the_next_swap(project):
+    from labeling.models import Ranking
+
+    import_rows(project, _rows(60, labeled=30))
+    rankings = []
+    for _ in range(3):
+        _run(project)
+        project.refresh_from_db()
+        rankings.append(project.active_ranking_id)
+    # A request that read the pointer just before a swap still finds the queue it read.
+    assert set(Ranking.objects.filter(project=project).values_list("pk", flat=True)) == set(rankings[1:])
