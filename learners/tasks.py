@@ -10,62 +10,53 @@ from learners.models import Job
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
-def retrain(job_id: int) -> None:
+def _queued_job(job_id: int) -> Job | None:
+    """The job, if it still exists and no worker has started it (a redelivered message)."""
     job = Job.objects.select_related("project", "created_by").filter(pk=job_id).first()
     if job is None:
-        logger.warning("retrain job %s no longer exists", job_id)
-        return
+        logger.warning("job %s no longer exists", job_id)
+        return None
     if job.state != Job.State.QUEUED:
-        logger.info("retrain job %s is %s already; not running it again", job_id, job.state)
-        return
-    services.run_retrain(job)
+        logger.info("%s job %s is %s already; not running it again", job.kind, job_id, job.state)
+        return None
+    return job
+
+
+@shared_task(acks_late=True)
+def retrain(job_id: int) -> None:
+    if job := _queued_job(job_id):
+        services.run_retrain(job)
 
 
 @shared_task(acks_late=True)
 def score_chunk(job_id: int, index: int, first: int, last: int) -> None:
+    # A chunk belongs to a running retrain: score_chunk itself skips a job that has ended.
     job = Job.objects.select_related("project").filter(pk=job_id).first()
     if job is None:
-        logger.warning("scoring job %s no longer exists", job_id)
+        logger.warning("job %s no longer exists", job_id)
         return
     services.score_chunk(job, index, first, last)
 
 
 @shared_task(acks_late=True)
 def score_new_items(job_id: int) -> None:
-    job = Job.objects.select_related("project").filter(pk=job_id).first()
-    if job is None or job.state != Job.State.QUEUED:
-        return
-    services.score_new_items(job)
+    if job := _queued_job(job_id):
+        services.score_new_items(job)
 
 
 @shared_task(acks_late=True)
 def simulate(job_id: int) -> None:
-    job = Job.objects.select_related("project").filter(pk=job_id).first()
-    if job is None or job.state != Job.State.QUEUED:
-        return
-    simulation_jobs.run_simulation(job)
+    if job := _queued_job(job_id):
+        simulation_jobs.run_simulation(job)
 
 
 @shared_task(acks_late=True)
 def activate_model(job_id: int) -> None:
-    job = Job.objects.select_related("project", "created_by").filter(pk=job_id).first()
-    if job is None:
-        logger.warning("activation job %s no longer exists", job_id)
-        return
-    if job.state != Job.State.QUEUED:
-        logger.info("activation job %s is %s already; not running it again", job_id, job.state)
-        return
-    lifecycle.run_activation(job)
+    if job := _queued_job(job_id):
+        lifecycle.run_activation(job)
 
 
 @shared_task(acks_late=True)
 def cross_validate_model(job_id: int) -> None:
-    job = Job.objects.select_related("project").filter(pk=job_id).first()
-    if job is None:
-        logger.warning("evaluation job %s no longer exists", job_id)
-        return
-    if job.state != Job.State.QUEUED:
-        logger.info("evaluation job %s is %s already; not running it again", job_id, job.state)
-        return
-    lifecycle.run_cross_validation(job)
+    if job := _queued_job(job_id):
+        lifecycle.run_cross_validation(job)

@@ -196,7 +196,7 @@ def test_rollback_re_scores_the_pool_and_suggestions_come_from_that_model(
     again = client.get(f"/api/v1/projects/{lab.pk}/next").json()
     assert again["item"]["id"] == held["item"]["id"]
     assert again["reason"]["model"] == str(first.pk)
-    labeling_services.save_annotation(Item.objects.get(pk=held["item"]["id"]), annotator, None)
+    labeling_services.skip_item(Item.objects.get(pk=held["item"]["id"]), annotator)
     served = client.get(f"/api/v1/projects/{lab.pk}/next").json()
     assert served["reason"]["model"] == str(first.pk)
     models = {m["id"]: m for m in client.get(f"/api/v1/projects/{lab.pk}/models").json()}
