@@ -131,7 +131,7 @@ def insert(project: Project, owner, pool: Pool) -> float:
     now = datetime.now(UTC)
     columns = (
         "project_id, external_id, text, meta, content_hash, split, rand_key, "
-        "label_origin, label_count, created_at, import_batch_id, label_id"
+        "label_origin, label_count, conflict, created_at, import_batch_id, label_id"
     )
     with transaction.atomic():
         batch = ImportBatch.objects.create(
@@ -179,6 +179,7 @@ def _item_row(project, batch_id, pool: Pool, i: int, text: str, label_ids: dict,
         splits.random_key(project.seed, digest + external_id),
         Origin.IMPORT if label_id else "",
         1 if label_id else 0,
+        False,
         now,
         batch_id,
         label_id,
