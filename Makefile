@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-smalltext clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,27 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## small-text's strategies on Sift's split and model, in their own venv (long: hours on banking77).
+## BENCH_SEEDS / BENCH_STRATEGIES narrow a run; finished runs are kept and skipped on a rerun.
+ST_VENV := bench/.venv-smalltext
+BENCH_SEEDS ?= 0,1,2
+BENCH_STRATEGIES ?= random,breaking_ties,entropy,least_confidence,contrastive,discriminative
+# DiscriminativeActiveLearning refits a discriminator 5 times a round on up to the whole pool: binary set only.
+BENCH77_STRATEGIES ?= random,breaking_ties,entropy,least_confidence,contrastive
+ST_RUN := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 nice -n 10 $(ST_VENV)/bin/python bench/smalltext_compare.py
+
+$(ST_VENV)/bin/python:
+	$(PYTHON) -m venv $(ST_VENV)
+
+$(ST_VENV)/.installed: bench/smalltext/requirements.txt | $(ST_VENV)/bin/python
+	$(ST_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/smalltext/requirements.txt
+	touch $@
+
+bench-smalltext: $(ST_VENV)/.installed
+	$(ST_VENV)/bin/python bench/make_datasets.py
+	$(ST_RUN) banking77-security --batch 20 --budget 1500 --seeds $(BENCH_SEEDS) --strategies $(BENCH_STRATEGIES)
+	$(ST_RUN) banking77 --batch 100 --budget 5000 --seeds $(BENCH_SEEDS) --strategies $(BENCH77_STRATEGIES)
 
 clean:
 	rm -rf $(VENV) var
