@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench bench-scale clean
+.PHONY: run test lint format bench-labels bench-scale bench-smalltext clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,45 @@ bench-scale: $(VENV)/.runtime
 		DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_scale \
 		CELERY_BROKER_URL=redis://127.0.0.1:6379/11 SIFT_QUEUE=bench-scale \
 		$(BIN)/python bench/scale.py --size $$size || exit 1; \
+	done
+
+## small-text's strategies on Sift's split and model, in their own venv (long: hours on banking77).
+## BENCH_SEEDS / BENCH_STRATEGIES narrow a run; finished runs are kept and skipped on a rerun.
+ST_VENV := bench/.venv-smalltext
+BENCH_SEEDS ?= 0,1,2
+BENCH_STRATEGIES ?= random,breaking_ties,entropy,least_confidence,contrastive,discriminative
+# DiscriminativeActiveLearning refits a discriminator 5 times a round on up to the whole pool: binary set only.
+BENCH77_STRATEGIES ?= random,breaking_ties,entropy,least_confidence,contrastive
+ST_RUN := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 nice -n 10 $(ST_VENV)/bin/python bench/smalltext_compare.py
+
+$(ST_VENV)/bin/python:
+	$(PYTHON) -m venv $(ST_VENV)
+
+$(ST_VENV)/.installed: bench/smalltext/requirements.txt | $(ST_VENV)/bin/python
+	$(ST_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/smalltext/requirements.txt
+	touch $@
+
+bench-smalltext: $(ST_VENV)/.installed
+	$(ST_VENV)/bin/python bench/make_datasets.py
+	$(ST_RUN) banking77-security --batch 20 --budget 1500 --seeds $(BENCH_SEEDS) --strategies $(BENCH_STRATEGIES)
+	$(ST_RUN) banking77 --batch 100 --budget 5000 --seeds $(BENCH_SEEDS) --strategies $(BENCH77_STRATEGIES)
+
+## Sift's label efficiency: the simulator on banking77 (77 intents) and a binary imbalanced
+## set made from it (3 security intents, about 3% positive), 3 seeds. Long: hours on 2 cores.
+## Each group of strategies writes bench/results/labels-<dataset>-<group>/ when it ends.
+LABEL_GROUPS ?= random,margin mix error,novelty adaptive entropy,least_confidence
+SIMULATE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 DEBUG=1 nice -n 10 $(BIN)/python manage.py simulate
+bench-labels: $(VENV)/.runtime
+	$(BIN)/python bench/make_datasets.py
+	for group in $(LABEL_GROUPS); do \
+		$(SIMULATE) bench/data/banking77-security/pool.csv --test-file bench/data/banking77-security/test.csv \
+			--strategies $$group --seeds 3 --batch 20 --budget 1500 \
+			--out bench/results/labels-security-$$(echo $$group | tr , _) || exit 1; \
+	done
+	for group in $(LABEL_GROUPS); do \
+		$(SIMULATE) bench/data/banking77/pool.csv --test-file bench/data/banking77/test.csv \
+			--strategies $$group --seeds 3 --batch 100 --budget 5000 \
+			--out bench/results/labels-banking77-$$(echo $$group | tr , _) || exit 1; \
 	done
 
 clean:
