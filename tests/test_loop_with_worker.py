@@ -21,13 +21,10 @@ from django.db import connection
 
 from config.celery import app
 from labeling.models import Project
-from tests.factories import BANKING77, api_client, csv_bytes, make_user, read_banking77
+from tests.factories import api_client, csv_bytes, intent_rows, make_user
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.skipif(not BANKING77.exists(), reason="needs ../shared/datasets/banking77"),
-]
+pytestmark = pytest.mark.worker
 
 
 def _database_url() -> str:
@@ -94,10 +91,7 @@ def _wait_for(condition, seconds: float, what: str, log: Path | None = None):
 
 
 def _banking_rows(labels: list[str], n_labeled: int) -> tuple[list[dict], dict[str, str]]:
-    by_label = {
-        label: [r for r in read_banking77("train.csv") if r["label"] == label][:100] for label in labels
-    }
-    rows = [r for group in zip(*by_label.values(), strict=False) for r in group]  # interleaved
+    rows = intent_rows(labels, per_label=100)
     truth = {f"b{i}": r["label"] for i, r in enumerate(rows)}
     data = [
         {"id": f"b{i}", "text": r["text"], "label": r["label"] if i < n_labeled else ""}

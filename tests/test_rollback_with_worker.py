@@ -5,13 +5,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeling.models import Project
-from tests.factories import BANKING77, api_client, csv_bytes, make_user
+from tests.factories import api_client, csv_bytes, make_user
 from tests.test_loop_with_worker import _banking_rows, _wait_for_job, worker  # noqa: F401
 
-pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.skipif(not BANKING77.exists(), reason="needs ../shared/datasets/banking77"),
-]
+pytestmark = pytest.mark.worker
 
 
 def test_rollback_in_a_worker_serves_items_ranked_by_the_older_model(worker):  # noqa: F811
