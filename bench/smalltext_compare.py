@@ -255,8 +255,8 @@ def markdown(runs: list[simulation.Run], dataset: str, target: float, notes: dic
         f"Command: `{notes['command']}`",
         "",
         "| strategy | small-text class | labels to target (median) | vs random | reached "
-        "| mean F1 | final F1 | query s (mean) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| per seed | mean F1 | final F1 | query s (mean) |",
+        "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
     ]
     for r in rows:
         labels = r["labels_to_target"]
@@ -264,13 +264,16 @@ def markdown(runs: list[simulation.Run], dataset: str, target: float, notes: dic
         shown = f"{labels:g}" if labels is not None else "-"
         lines.append(
             f"| {r['strategy']} | {STRATEGIES[r['strategy']][1]} | {shown} | {ratio} | {r['reached']} "
+            f"| {per_seed(runs, r['strategy'], notes['budget'])} "
             f"| {r['mean_f1']:.3f} | {r['final_f1']:.3f} | {r['query_seconds']:.0f} |"
         )
     lines += [
         "",
         "Labels to target: the median over seeds, shown only when every seed reached the target "
-        "(as in Sift's simulator). Mean F1 is over this curve, which starts at the initial set; "
-        "Sift's curve also holds its cold-start points.",
+        "(as in Sift's simulator); per seed lists them in seed order, `>budget` for never. Mean F1 "
+        "is over this curve, which starts at the initial set; Sift's curve also holds its "
+        "cold-start points. Query seconds (every fit plus the query) swing 2-3x between runs "
+        "of the same work on this shared 2-core machine.",
         "",
         "Not run:",
         "",
@@ -278,6 +281,11 @@ def markdown(runs: list[simulation.Run], dataset: str, target: float, notes: dic
         "",
     ]
     return "\n".join(lines)
+
+
+def per_seed(runs: list[simulation.Run], strategy: str, budget: int) -> str:
+    mine = sorted((r for r in runs if r.strategy == strategy), key=lambda r: r.seed)
+    return ", ".join(str(r.labels_to_target) if r.labels_to_target else f">{budget}" for r in mine)
 
 
 def main() -> None:
