@@ -172,5 +172,5 @@ def test_rankers_can_be_prepared_before_anything_is_labeled():
     assert rankers.model is None
     scores, proba = rankers.score(pool, [1, 2, 3, 4])
     assert proba is None
-    assert set(scores) == {"novelty"}
+    assert set(scores) == {"novelty", "random"}
     assert len(scores["novelty"]) == 4

@@ -134,7 +134,7 @@ def test_too_few_labels_give_a_cold_start_queue_of_novel_items_and_no_model(proj
     project.refresh_from_db()
     entries = project.active_ranking.entries.all()
     assert entries.count() == project.items.filter(split=Split.POOL, label__isnull=True).count()
-    assert {e.strategy for e in entries} == {"novelty"}
+    assert {e.strategy for e in entries} == {"novelty", "random"}
     assert all(e.suggested_label is None for e in entries)
     assert project.active_ranking.model_ref == ""
 
