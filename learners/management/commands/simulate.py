@@ -19,6 +19,7 @@ class Command(BaseCommand):
             "--strategies", default="random,margin,entropy,least_confidence,error,novelty,mix"
         )
         parser.add_argument("--seeds", type=int, default=3)
+        parser.add_argument("--first-seed", type=int, default=0, help="Seeds run from here (to split runs).")
         parser.add_argument("--batch", type=int, default=20)
         parser.add_argument("--budget", type=int, default=2000)
         parser.add_argument("--target", type=float, default=0.95, help="Share of the full-pool macro-F1.")
@@ -45,7 +46,7 @@ class Command(BaseCommand):
         runs = simulation.simulate(
             data,
             strategies,
-            list(range(options["seeds"])),
+            list(range(options["first_seed"], options["first_seed"] + options["seeds"])),
             options["batch"],
             options["budget"],
             options["target"],
