@@ -178,7 +178,11 @@ def _lease(item: Item, user: AbstractBaseUser, now: datetime, kind: str, project
         )
     shown = entry if entry is not None and shows_suggestion(project, item, entry.confidence) else None
     reason = entry.reason if entry else RANDOM_REASON
-    if (entry is not None and shown is None) or item.split == Split.TEST:
+    # Before the first model every item is picked at random and none has a suggestion, so
+    # a test item reads "Picked at random" like the rest; once pool items come with the
+    # model's reasons, a test item reads like a pool item whose suggestion is withheld.
+    blinded = item.split == Split.TEST and project.active_ranking_id is not None
+    if (entry is not None and shown is None) or blinded:
         reason = UNAIDED_REASON
     if kind == "overlap":
         reason = OVERLAP_REASON.format(n=project.overlap)

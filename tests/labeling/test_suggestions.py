@@ -128,3 +128,23 @@ def test_a_test_item_looks_exactly_like_a_pool_item_labeled_unaided(owner, annot
         == seen["test"]
         == {"strategy": "unaided", "score": None, "model": None, "text": UNAIDED_REASON, "suggestion": None}
     )
+
+
+def test_before_the_first_model_a_test_item_reads_like_any_random_pick(owner, annotator):
+    from tests.factories import api_client
+
+    project = make_project(owner, name="Cold blind", test_fraction=0.5, test_target=100)
+    add_member(project, annotator)
+    import_rows(project, make_review_rows(40))
+    client = api_client(annotator)
+    seen = {}
+    for _ in range(20):
+        body = client.get(f"/api/v1/projects/{project.pk}/next").json()
+        split = project.items.get(pk=body["item"]["id"]).split
+        seen.setdefault(split, body["reason"] | {"suggestion": body["suggestion"]})
+        client.post(f"/api/v1/items/{body['item']['id']}/skip", {}, format="json")
+        if len(seen) == 2:
+            break
+    assert set(seen) == {"pool", "test"}
+    assert seen["pool"] == seen["test"]
+    assert seen["test"]["strategy"] == "random" and seen["test"]["suggestion"] is None
