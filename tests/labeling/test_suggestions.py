@@ -147,4 +147,5 @@ def test_before_the_first_model_a_test_item_reads_like_any_random_pick(owner, an
             break
     assert set(seen) == {"pool", "test"}
     assert seen["pool"] == seen["test"]
-    assert seen["test"]["strategy"] == "random" and seen["test"]["suggestion"] is None
+    assert seen["test"]["strategy"] == "random"
+    assert seen["test"]["suggestion"] is None
