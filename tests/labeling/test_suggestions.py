@@ -9,7 +9,7 @@ from labeling import services
 from labeling.models import QueueEntry, Ranking, Split
 from labeling.queue import UNAIDED_REASON, serve_next_item, shows_suggestion
 from labeling.splits import withholds_suggestion
-from tests.factories import add_member, import_rows, make_project, make_review_rows
+from tests.factories import add_member, api_client, import_rows, make_project, make_review_rows
 
 
 def _rank_everything(project, confidence=0.9):
@@ -105,23 +105,13 @@ def test_served_suggestions_are_recorded_on_the_annotation(owner, annotator):
 
 
 def test_a_test_item_looks_exactly_like_a_pool_item_labeled_unaided(owner, annotator):
-    from tests.factories import api_client
-
     project = make_project(
         owner, name="Blind", test_fraction=0.5, test_target=100, suggestion_withhold_share=1.0
     )
     add_member(project, annotator)
     import_rows(project, make_review_rows(40))
     _rank_everything(project, confidence=0.9)
-    client = api_client(annotator)
-    seen = {}
-    for _ in range(12):
-        body = client.get(f"/api/v1/projects/{project.pk}/next").json()
-        split = project.items.get(pk=body["item"]["id"]).split
-        seen.setdefault(split, body["reason"] | {"suggestion": body["suggestion"]})
-        client.post(f"/api/v1/items/{body['item']['id']}/skip", {}, format="json")
-        if len(seen) == 2:
-            break
+    seen = _first_reason_per_split(project, annotator)
     assert set(seen) == {"pool", "test"}
     assert (
         seen["pool"]
@@ -131,21 +121,25 @@ def test_a_test_item_looks_exactly_like_a_pool_item_labeled_unaided(owner, annot
 
 
 def test_before_the_first_model_a_test_item_reads_like_any_random_pick(owner, annotator):
-    from tests.factories import api_client
-
     project = make_project(owner, name="Cold blind", test_fraction=0.5, test_target=100)
     add_member(project, annotator)
     import_rows(project, make_review_rows(40))
+    seen = _first_reason_per_split(project, annotator)
+    assert set(seen) == {"pool", "test"}
+    assert seen["pool"] == seen["test"]
+    assert seen["test"]["strategy"] == "random"
+    assert seen["test"]["suggestion"] is None
+
+
+def _first_reason_per_split(project, annotator) -> dict:
+    """Skip through /next until an item of each split was served; what each first looked like."""
     client = api_client(annotator)
     seen = {}
-    for _ in range(20):
+    for _ in range(30):
         body = client.get(f"/api/v1/projects/{project.pk}/next").json()
         split = project.items.get(pk=body["item"]["id"]).split
         seen.setdefault(split, body["reason"] | {"suggestion": body["suggestion"]})
         client.post(f"/api/v1/items/{body['item']['id']}/skip", {}, format="json")
         if len(seen) == 2:
             break
-    assert set(seen) == {"pool", "test"}
-    assert seen["pool"] == seen["test"]
-    assert seen["test"]["strategy"] == "random"
-    assert seen["test"]["suggestion"] is None
+    return seen
