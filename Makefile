@@ -86,6 +86,8 @@ bench-labels: $(VENV)/.runtime
 			--strategies $$group --seeds 3 --batch 100 --budget 5000 \
 			--out bench/results/labels-banking77-$$(echo $$group | tr , _) || exit 1; \
 	done
+	$(BIN)/python bench/labels_report.py --budget 1500 bench/results/labels-security-*/summary.csv
+	$(BIN)/python bench/labels_report.py --budget 5000 bench/results/labels-banking77-*/summary.csv
 
 clean:
 	rm -rf $(VENV) var

@@ -1,0 +1,81 @@
+"""Turn the simulator's summary.csv files into the README's label-efficiency table.
+
+    python bench/labels_report.py --budget 5000 bench/results/labels-banking77-*/summary.csv
+
+Labels to target: the median over seeds, where a seed that never reached the target
+counts as more than the budget (so with 3 seeds, 2 that reached give a true median).
+"vs random" divides by random's median; when random's median is past the budget, the
+ratio is an upper bound ("<"). "vs best single" divides by the best single ranker's.
+"""
+
+import argparse
+import csv
+import math
+from collections import defaultdict
+from pathlib import Path
+
+MIXES = ("mix", "adaptive")
+
+
+def read(paths: list[Path]) -> dict[str, dict[int, dict]]:
+    runs: dict[str, dict[int, dict]] = defaultdict(dict)
+    for path in paths:
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                runs[row["strategy"]][int(row["seed"])] = row
+    return runs
+
+
+def median_labels(rows: dict[int, dict]) -> float:
+    values = sorted(float(r["labels_to_target"] or math.inf) for r in rows.values())
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def ratio(labels: float, baseline: float, budget: int) -> str:
+    if math.isinf(labels):
+        return "-"
+    if math.isinf(baseline):
+        return f"< {labels / budget:.2f}x"
+    return f"{labels / baseline:.2f}x"
+
+
+def table(runs: dict[str, dict[int, dict]], budget: int) -> str:
+    medians = {s: median_labels(rows) for s, rows in runs.items()}
+    singles = {s: m for s, m in medians.items() if s not in MIXES and s != "random"}
+    best = min(singles, key=singles.get) if singles else None
+    lines = [
+        "| strategy | labels to target (median) | per seed | vs random | vs best single"
+        " | mean F1 | final F1 |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    order = sorted(runs, key=lambda s: (s != "random", medians[s], s))
+    for strategy in order:
+        rows = runs[strategy]
+        labels = medians[strategy]
+        per_seed = ", ".join(rows[seed]["labels_to_target"] or f">{budget}" for seed in sorted(rows))
+        mean_f1 = sum(float(r["mean_f1"]) for r in rows.values()) / len(rows)
+        final_f1 = sum(float(r["final_f1"]) for r in rows.values()) / len(rows)
+        vs_random = ratio(labels, medians["random"], budget) if "random" in medians else "-"
+        vs_best = ratio(labels, medians[best], budget) if best and strategy != "random" else "-"
+        shown = f">{budget}" if math.isinf(labels) else f"{labels:.0f}"
+        name = f"**{strategy}** (best single)" if strategy == best else strategy
+        lines.append(
+            f"| {name} | {shown} | {per_seed} | {vs_random} | {vs_best} | {mean_f1:.3f} | {final_f1:.3f} |"
+        )
+    full = sorted({float(r["full_f1"]) for rows in runs.values() for r in rows.values()})
+    lines.append("")
+    lines.append(f"Full-pool macro-F1 per seed: {', '.join(f'{f:.3f}' for f in full)}.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("summaries", nargs="+", type=Path)
+    parser.add_argument("--budget", type=int, required=True)
+    args = parser.parse_args()
+    print(table(read(args.summaries), args.budget))
+
+
+if __name__ == "__main__":
+    main()
