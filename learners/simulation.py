@@ -5,7 +5,8 @@ numpy / scikit-learn only, no Django. Every round fits the production pipeline
 rankers and mixer (`RankerSet.mix`): the simulator runs the code the live system runs.
 
 All strategies of one seed start from the same cold start (the production cold-start
-rule: novelty picks until every label has a few examples), then each asks for batches.
+rule: half novelty, half random picks until every label has a few examples), then each
+asks for batches.
 """
 
 import time
@@ -21,14 +22,40 @@ STRATEGIES = ("random", "least_confidence", "margin", "entropy", "error", "novel
 
 
 def strategy_weights(strategy: str) -> dict[str, float] | None:
-    """The mix weights a strategy name stands for (None: adaptive, decided per round)."""
+    """The mix weights a strategy name stands for (None: adaptive, decided per round).
+
+    Besides the names in STRATEGIES, a weighted mix such as "margin:0.9+novelty:0.1"
+    tries weights out before they become a project's (or the default) mix.
+    """
     if strategy == "mix":
         return dict(scoring.DEFAULT_WEIGHTS)
     if strategy == ADAPTIVE:
         return None
+    if ":" in strategy:
+        return _parse_mix(strategy)
     if strategy not in sampling.RANKERS:
-        raise ValueError(f"Unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}.")
+        raise ValueError(
+            f"Unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}, "
+            "or give weights like margin:0.9+novelty:0.1."
+        )
     return {strategy: 1.0}
+
+
+def _parse_mix(strategy: str) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for part in strategy.split("+"):
+        name, _, weight = part.partition(":")
+        if name not in sampling.RANKERS:
+            known = ", ".join(sampling.RANKERS)
+            raise ValueError(f"Unknown ranker {name!r} in {strategy!r}; rankers: {known}.")
+        try:
+            value = float(weight)
+        except ValueError:
+            raise ValueError(f"Weight {weight!r} of {name} in {strategy!r} is not a number.") from None
+        if not value > 0 or name in weights:
+            raise ValueError(f"Each ranker of {strategy!r} needs one positive weight; {name} has {weight!r}.")
+        weights[name] = value
+    return weights
 
 
 @dataclass

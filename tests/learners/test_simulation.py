@@ -69,7 +69,7 @@ def test_simulate_command_prints_a_table_and_writes_summary_curves_and_plot(tmp_
         "simulate",
         str(file),
         "--strategies",
-        "random,margin",
+        "random,margin,margin:0.9+novelty:0.1",
         "--seeds",
         "2",
         "--batch",
@@ -95,10 +95,7 @@ def test_simulate_command_prints_a_table_and_writes_summary_curves_and_plot(tmp_
         "query_seconds",
     ]
     assert {(r["strategy"], r["seed"]) for r in summary} == {
-        ("random", "0"),
-        ("random", "1"),
-        ("margin", "0"),
-        ("margin", "1"),
+        (strategy, seed) for strategy in ("random", "margin", "margin:0.9+novelty:0.1") for seed in ("0", "1")
     }
     with open(out / "curves.csv") as f:
         curves = list(csv.DictReader(f))
@@ -120,11 +117,35 @@ def test_simulate_command_prints_a_table_and_writes_summary_curves_and_plot(tmp_
         ),
         (
             [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
+            ["--strategies", "margin:0.9+smart:0.1"],
+            "Unknown ranker 'smart'",
+        ),
+        (
+            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
+            ["--strategies", "margin:0.9+novelty:lots"],
+            "'lots' of novelty .* is not a number",
+        ),
+        (
+            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
+            ["--strategies", "margin:1+novelty:0"],
+            "one positive weight; novelty has '0'",
+        ),
+        (
+            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
             ["--budget", "5", "--batch", "10"],
             "--budget",
         ),
     ],
-    ids=["unlabeled row", "one label", "empty text", "unknown strategy", "budget below batch"],
+    ids=[
+        "unlabeled row",
+        "one label",
+        "empty text",
+        "unknown strategy",
+        "unknown ranker in a mix",
+        "weight not a number",
+        "zero weight",
+        "budget below batch",
+    ],
 )
 def test_simulate_command_refuses_bad_input_clearly(tmp_path, rows, args, message):
     file = _write_csv(tmp_path / "bad.csv", rows)
