@@ -22,8 +22,12 @@ from learners import mixing, sampling, training
 # random 600, 900, 900).
 COLD_START_MIN_PER_LABEL = 2
 COLD_START_WEIGHTS = {"novelty": 0.5, "random": 0.5}
-# The default mix; see the README's simulator results for why.
-DEFAULT_WEIGHTS = {"margin": 0.8, "error": 0.1, "novelty": 0.1}
+# The default mix, chosen in the simulator (README, "Label efficiency"; 3 seeds each): labels
+# to 95% of full-pool macro-F1, against margin alone, on banking77 / the binary security set:
+# this mix 0.95x / 1.00x; margin 0.8 + error 0.1 + novelty 0.1 0.95x / 1.29x; margin 0.9 +
+# novelty 0.1 on the binary set 1.14x. The few error and novelty picks keep an eye on where
+# the model is wrong and on what it has never seen, at almost no cost in labels.
+DEFAULT_WEIGHTS = {"margin": 0.9, "error": 0.05, "novelty": 0.05}
 # The rankers an adaptive mix chooses between.
 ADAPTIVE_ARMS = ("margin", "entropy", "error", "novelty")
 
