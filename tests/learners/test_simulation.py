@@ -132,6 +132,11 @@ def test_simulate_command_prints_a_table_and_writes_summary_curves_and_plot(tmp_
         ),
         (
             [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
+            ["--strategies", "margin:inf"],
+            "one positive weight; margin has 'inf'",
+        ),
+        (
+            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
             ["--budget", "5", "--batch", "10"],
             "--budget",
         ),
@@ -144,6 +149,7 @@ def test_simulate_command_prints_a_table_and_writes_summary_curves_and_plot(tmp_
         "unknown ranker in a mix",
         "weight not a number",
         "zero weight",
+        "infinite weight",
         "budget below batch",
     ],
 )
