@@ -53,7 +53,9 @@ def _parse_mix(strategy: str) -> dict[str, float]:
         except ValueError:
             raise ValueError(f"Weight {weight!r} of {name} in {strategy!r} is not a number.") from None
         if not 0 < value < float("inf") or name in weights:
-            raise ValueError(f"Each ranker of {strategy!r} needs one positive weight; {name} has {weight!r}.")
+            raise ValueError(
+                f"Each ranker of {strategy!r} needs one finite, positive weight; {name} has {weight!r}."
+            )
         weights[name] = value
     return weights
 

@@ -128,12 +128,12 @@ def test_simulate_command_prints_a_table_and_writes_summary_curves_and_plot(tmp_
         (
             [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
             ["--strategies", "margin:1+novelty:0"],
-            "one positive weight; novelty has '0'",
+            "one finite, positive weight; novelty has '0'",
         ),
         (
             [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
             ["--strategies", "margin:inf"],
-            "one positive weight; margin has 'inf'",
+            "one finite, positive weight; margin has 'inf'",
         ),
         (
             [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
