@@ -104,42 +104,22 @@ def test_simulate_command_prints_a_table_and_writes_summary_curves_and_plot(tmp_
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+# A well-formed file: what fails is the option given with it.
+GOOD_ROWS = [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]
+
+
 @pytest.mark.parametrize(
     ("rows", "args", "message"),
     [
         ([{"text": "a", "label": "x"}, {"text": "b", "label": ""}], [], "every row needs a label"),
         ([{"text": "a", "label": "x"}, {"text": "b", "label": "x"}], [], "at least two different labels"),
         ([{"text": "a", "label": "x"}, {"text": "", "label": "y"}], [], "row 3: 'text' is empty"),
-        (
-            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
-            ["--strategies", "smart"],
-            "Unknown strategy",
-        ),
-        (
-            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
-            ["--strategies", "margin:0.9+smart:0.1"],
-            "Unknown ranker 'smart'",
-        ),
-        (
-            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
-            ["--strategies", "margin:0.9+novelty:lots"],
-            "'lots' of novelty .* is not a number",
-        ),
-        (
-            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
-            ["--strategies", "margin:1+novelty:0"],
-            "one finite, positive weight; novelty has '0'",
-        ),
-        (
-            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
-            ["--strategies", "margin:inf"],
-            "one finite, positive weight; margin has 'inf'",
-        ),
-        (
-            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
-            ["--budget", "5", "--batch", "10"],
-            "--budget",
-        ),
+        (GOOD_ROWS, ["--strategies", "smart"], "Unknown strategy"),
+        (GOOD_ROWS, ["--strategies", "margin:0.9+smart:0.1"], "Unknown ranker 'smart'"),
+        (GOOD_ROWS, ["--strategies", "margin:0.9+novelty:lots"], "'lots' of novelty .* is not a number"),
+        (GOOD_ROWS, ["--strategies", "margin:1+novelty:0"], "one finite, positive weight; novelty has '0'"),
+        (GOOD_ROWS, ["--strategies", "margin:inf"], "one finite, positive weight; margin has 'inf'"),
+        (GOOD_ROWS, ["--budget", "5", "--batch", "10"], "--budget"),
     ],
     ids=[
         "unlabeled row",
