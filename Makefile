@@ -16,11 +16,30 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
-## Run Sift on 127.0.0.1:8000 with a worker (SQLite, server-less broker). Ctrl-C stops both.
-run: $(VENV)/.runtime
-	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py load_demo
-	DEBUG=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile.dev start
+## Run Sift on 127.0.0.1:8000 or SIFT_PORT (SQLite, server-less broker) with its workers and beat.
+## `make run SIFT_PORT=8080` or `SIFT_PORT=8080 make run` serve another port. Ctrl-C stops them all.
+run: export SIFT_PORT ?= 8000
+run: export DEBUG = 1
+run: $(VENV)/.runtime .env.dev
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+	PATH="$(abspath $(BIN)):$$PATH" $(HONCHO) -f Procfile.dev -e .env.dev start || [ $$? -eq 130 ]
+
+# Ctrl-C is how `make run` ends: honcho then exits 130, which is no error. (When the terminal
+# sends the Ctrl-C to make too, make still reports the "Interrupt" it received, as it always does.)
+# honcho SIGKILLs what is still running 5 s after the first process stopped; a worker's warm
+# shutdown on the filesystem broker (it polls every 1-2 s) or a short task needs longer on a
+# busy machine. Its wait is a module constant with no option, hence the wrapper.
+STOP_SECONDS ?= 20
+HONCHO = $(BIN)/python -c 'import sys, honcho.command as c, honcho.manager as m; \
+	m.KILL_WAIT = float(sys.argv.pop(1)); sys.argv[0] = "honcho"; c.main()' $(STOP_SECONDS)
+
+# A generated SECRET_KEY, written once and never overwritten, that config/settings.py reads, so
+# that the manage.py commands typed beside `make run` work. Not `.env`, which docker-compose
+# reads for its own ${SECRET_KEY}; DEBUG stays out of it (only `make run` turns DEBUG on).
+.env.dev:
+	umask 077 && $(PYTHON) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(50))' > $@.tmp
+	mv $@.tmp $@
 
 ## Lint, check migrations, run the whole test suite (DATABASE_URL / CELERY_BROKER_URL pick the services).
 PYTEST_ARGS ?= -n 2

@@ -13,7 +13,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional; silently absent on most machines
+# `make run` writes .env.dev once (a generated SECRET_KEY) so that manage.py commands typed
+# beside it work; variables already in the environment win. Not `.env`: docker-compose reads
+# that one for its own ${...} substitutions, and .dockerignore keeps both out of the image.
+environ.Env.read_env(BASE_DIR / ".env.dev")  # optional; absent in CI and in the image
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")

@@ -7,6 +7,7 @@ tweets_GroundTruth.txt holds, per line: id, mean of ~20 human ratings, text (tab
 import html
 import io
 import json
+import os
 import random
 import subprocess
 import sys
@@ -17,6 +18,15 @@ PACKAGE = "vaderSentiment==3.3.2"
 ARCHIVE = "vaderSentiment-3.3.2.tar.gz"
 INNER = "additional_resources/hutto_ICWSM_2014.tar.gz"
 TWEETS = "tweets_GroundTruth.txt"
+DEFAULT_PORT = 8000  # Procfile.dev's ${SIFT_PORT:-8000}
+
+
+def serve_address() -> str:
+    """The address `make run` serves: 127.0.0.1 on SIFT_PORT, read the way Procfile.dev reads it."""
+    port = os.environ.get("SIFT_PORT") or str(DEFAULT_PORT)
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"SIFT_PORT must be a port number from 1 to 65535, not {port!r}.")
+    return f"http://127.0.0.1:{int(port)}"
 
 
 def fetch_archive(cache_dir: Path) -> Path:

@@ -23,6 +23,11 @@ class Command(BaseCommand):
     def handle(self, *args, labeled: int, **options) -> None:
         if labeled < 0:
             raise CommandError("--labeled cannot be negative.")
+        try:
+            # Checked first: `make run` runs this before the web server, so a bad port stops it here.
+            address = demo.serve_address()
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         admin = self._user("admin", staff=True)
         annotator = self._user("annotator", staff=False)
         project = Project.objects.filter(slug=SLUG).first()
@@ -43,7 +48,7 @@ class Command(BaseCommand):
                 batch = services.import_items(project, admin, data, "vader_tweets.jsonl")
             self.stdout.write(f"Demo project: {batch.rows} tweets ({batch.labeled} already labeled).")
         services.add_member(project, annotator, Membership.Role.ANNOTATOR)
-        self.stdout.write(self.style.SUCCESS("\nSift is at http://127.0.0.1:8000 — log in as:"))
+        self.stdout.write(self.style.SUCCESS(f"\nSift is at {address} — log in as:"))
         for name, password in LOGINS.items():
             self.stdout.write(f"  {name:<10} password: {password}")
 
