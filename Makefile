@@ -23,13 +23,14 @@ run: export DEBUG = 1
 run: $(VENV)/.runtime .env.dev
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
-	PATH="$(abspath $(BIN)):$$PATH" $(HONCHO) -f Procfile.dev -e .env.dev start || [ $$? -eq 130 ]
+	PATH="$(abspath $(BIN)):$$PATH" $(HONCHO) -f Procfile.dev -e /dev/null start || [ $$? -eq 130 ]
 
-# Ctrl-C is how `make run` ends: honcho then exits 130, which is no error. (When the terminal
-# sends the Ctrl-C to make too, make still reports the "Interrupt" it received, as it always does.)
-# honcho SIGKILLs what is still running 5 s after the first process stopped; a worker's warm
-# shutdown on the filesystem broker (it polls every 1-2 s) or a short task needs longer on a
-# busy machine. Its wait is a module constant with no option, hence the wrapper.
+# `-e /dev/null`: honcho would read `.env`, docker-compose's file; the settings read .env.dev
+# themselves. Ctrl-C is how `make run` ends, so honcho's 130 after it is no error (make still
+# notes "Interrupt" when the terminal's Ctrl-C reaches make too, as it always does).
+# honcho SIGKILLs what still runs 5 s after the first process stopped, but an idle worker's warm
+# shutdown on the filesystem broker took 11 s on a busy 2-core machine, and a busy worker ends
+# its task first. That wait is a module constant with no option, hence the wrapper.
 STOP_SECONDS ?= 20
 HONCHO = $(BIN)/python -c 'import sys, honcho.command as c, honcho.manager as m; \
 	m.KILL_WAIT = float(sys.argv.pop(1)); sys.argv[0] = "honcho"; c.main()' $(STOP_SECONDS)

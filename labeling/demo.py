@@ -18,12 +18,17 @@ PACKAGE = "vaderSentiment==3.3.2"
 ARCHIVE = "vaderSentiment-3.3.2.tar.gz"
 INNER = "additional_resources/hutto_ICWSM_2014.tar.gz"
 TWEETS = "tweets_GroundTruth.txt"
-DEFAULT_PORT = 8000  # Procfile.dev's ${SIFT_PORT:-8000}
 
 
-def serve_address() -> str:
-    """The address `make run` serves: 127.0.0.1 on SIFT_PORT, read the way Procfile.dev reads it."""
-    port = os.environ.get("SIFT_PORT") or str(DEFAULT_PORT)
+def serve_address() -> str | None:
+    """The address `make run` serves (127.0.0.1 on SIFT_PORT), or None when SIFT_PORT is unset.
+
+    `make run` always sets SIFT_PORT; a command typed in another terminal cannot know the port
+    of a `make run` elsewhere, so it names no address rather than a wrong one.
+    """
+    port = os.environ.get("SIFT_PORT", "")
+    if not port:
+        return None
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(f"SIFT_PORT must be a port number from 1 to 65535, not {port!r}.")
     return f"http://127.0.0.1:{int(port)}"

@@ -48,7 +48,12 @@ class Command(BaseCommand):
                 batch = services.import_items(project, admin, data, "vader_tweets.jsonl")
             self.stdout.write(f"Demo project: {batch.rows} tweets ({batch.labeled} already labeled).")
         services.add_member(project, annotator, Membership.Role.ANNOTATOR)
-        self.stdout.write(self.style.SUCCESS(f"\nSift is at {address} — log in as:"))
+        where = (
+            f"Sift is at {address} — log in as:"
+            if address
+            else "Log in (at the address `make run` printed) as:"
+        )
+        self.stdout.write(self.style.SUCCESS(f"\n{where}"))
         for name, password in LOGINS.items():
             self.stdout.write(f"  {name:<10} password: {password}")
 
