@@ -63,9 +63,10 @@ def bare_env(**extra: str) -> dict:
 
 
 def start_make(
-    copy: Path, args: list[str], env: dict, log: Path, make_hears_ctrl_c: bool
+    copy: Path, command: list[str], env: dict, log: Path, make_hears_ctrl_c: bool
 ) -> subprocess.Popen:
-    """Start make in its own process group, as a shell starts a foreground job.
+    """Start `command` (make, or a shell typing a make line) in its own process group, as a
+    shell starts a foreground job.
 
     A terminal's Ctrl-C reaches the whole group; with `make_hears_ctrl_c=False` make ignores it
     (as when started from a script), so only honcho acts on it.
@@ -73,7 +74,7 @@ def start_make(
     disposition = signal.SIG_DFL if make_hears_ctrl_c else signal.SIG_IGN
     with open(log, "wb") as out:
         return subprocess.Popen(
-            ["make", *args],
+            command,
             cwd=copy,
             env=env,
             stdout=out,
@@ -164,7 +165,7 @@ def test_make_run_from_a_clean_copy_serves_runs_a_retrain_and_stops_on_ctrl_c(tm
     copy = clean_copy(tmp_path)
     port = free_port()
     log = tmp_path / "make.log"
-    make = start_make(copy, ["run"], bare_env(SIFT_PORT=str(port)), log, make_hears_ctrl_c=True)
+    make = start_make(copy, ["make", "run"], bare_env(SIFT_PORT=str(port)), log, make_hears_ctrl_c=True)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: http_get(f"{base}/accounts/login/")[0] == 200, 240, "the login page", log)
