@@ -141,3 +141,40 @@ def test_readme_commands_work_as_typed_beside_make_run_and_ctrl_c_stops_a_busy_w
         print(f"make run stopped {took:.1f} s after Ctrl-C, mid-retrain")
     finally:
         stop_everything(make, log)
+
+
+def test_make_env_dev_writes_a_key_the_commands_read_but_never_debug(tmp_path):
+    copy = clean_copy(tmp_path)
+    show = [
+        ".venv/bin/python",
+        "manage.py",
+        "shell",
+        "--verbosity",
+        "0",
+        "-c",
+        "from django.conf import settings as s; print(s.DEBUG, s.SECRET_KEY)",
+    ]
+
+    def settings_seen(**extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            show, cwd=copy, env=bare_env(**extra), capture_output=True, text=True, timeout=300
+        )
+
+    before = settings_seen()
+    assert before.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off." in before.stderr
+
+    made = subprocess.run(["make", ".env.dev"], cwd=copy, env=bare_env(), capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    key = (copy / ".env.dev").read_text().removeprefix("SECRET_KEY=").strip()
+    assert settings_seen().stdout.split() == ["False", key]  # the key, and DEBUG still off
+    assert settings_seen(SECRET_KEY="from-the-environment").stdout.split() == [
+        "False",
+        "from-the-environment",
+    ]
+
+    # Neither git nor the Docker image takes it, and docker-compose's `.env` is another file.
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env.dev"], cwd=ROOT)
+    assert ignored.returncode == 0
+    assert ".env.dev*" in (ROOT / ".dockerignore").read_text().splitlines()
+    assert ".env.dev" not in (ROOT / "docker-compose.yml").read_text()
