@@ -33,9 +33,16 @@ pytestmark = pytest.mark.slow
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port: from SIFT_TEST_PORTS ("8140-8149") when a shared machine hands out ranges."""
+    low, _, high = os.environ.get("SIFT_TEST_PORTS", "0-0").partition("-")
+    for port in range(int(low), int(high or low) + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise AssertionError(f"no free port in SIFT_TEST_PORTS={os.environ['SIFT_TEST_PORTS']}")
 
 
 def clean_copy(tmp_path: Path) -> Path:
@@ -173,46 +180,17 @@ def test_make_run_from_a_clean_copy_serves_runs_a_retrain_and_stops_on_ctrl_c(tm
         assert f"Sift is at {base} — log in as:" in output
         assert "admin      password: sift-admin-demo" in output
         assert set(started_groups(log)) == PROCESSES
-        for ready in (
-            r"worker\.1 .*celery@\S+ ready\.",
-            r"simulate\.1 .*sim@\S+ ready\.",
-            r"beat: Starting\.\.\.",
-        ):
+        for ready in (r"worker\.1 .*celery@\S+ ready\.", r"simulate\.1 .*sim@\S+ ready\.", r"beat: Starting"):
             wait_for(lambda pattern=ready: re.search(pattern, log.read_text()), 120, ready, log)
-
-        # The generated key: only a SECRET_KEY, private, and kept on the next run.
-        env_dev = copy / ".env.dev"
-        (line,) = env_dev.read_text().splitlines()
-        assert re.fullmatch(r"SECRET_KEY=[\w-]{60,}", line)
-        assert env_dev.stat().st_mode & 0o777 == 0o600
-        assert (
-            "make: '.env.dev' is up to date."
-            in subprocess.run(
-                ["make", ".env.dev"], cwd=copy, env=bare_env(), capture_output=True, text=True
-            ).stdout
-        )
-        assert env_dev.read_text() == line + "\n"
-
-        # load_demo's labels queued a retrain on the filesystem broker; the worker runs it.
-        token = manage(copy, "add_user", "smoke", "--role", "admin").splitlines()[-1]
-        status, body = http_get(f"{base}/api/v1/projects", token)
-        assert status == 200, body
-        (project,) = json.loads(body)
-
-        def retrained() -> bool:
-            status, body = http_get(f"{base}/api/v1/projects/{project['id']}/jobs", token)
-            jobs = json.loads(body) if status == 200 else []
-            assert not any(job["state"] == "failed" for job in jobs), jobs
-            return any(job["kind"] == "retrain" and job["state"] == "succeeded" for job in jobs)
-
-        wait_for(retrained, 180, "the demo retrain to succeed in the worker", log)
-        wait_for(lambda: not busy_tasks(log), 120, "the worker to finish the retrain's follow-ups", log)
+        check_env_dev(copy)
+        wait_for_the_demo_retrain(copy, base, log)
 
         took = ctrl_c_and_wait(make, log, 60)
         output = log.read_text()
         assert "SIGINT received" in output
         assert "SIGKILL" not in output, output[-3000:]
-        # Each program got honcho's SIGTERM itself (`exec`): the workers and beat end cleanly.
+        # Each worker got honcho's SIGTERM itself (`exec`, no shell between) and ended its warm
+        # shutdown on its own.
         for name in ("worker", "simulate"):
             assert re.search(rf"{name}\.1 +\| worker: Warm shutdown", output)
             assert re.search(rf"{name}\.1 +stopped \(rc=0\)", output)
@@ -223,6 +201,34 @@ def test_make_run_from_a_clean_copy_serves_runs_a_retrain_and_stops_on_ctrl_c(tm
         print(f"make run stopped {took:.1f} s after Ctrl-C")
     finally:
         stop_everything(make, log)
+
+
+def check_env_dev(copy: Path) -> None:
+    """The generated key: only a SECRET_KEY, private, and kept by the next make."""
+    env_dev = copy / ".env.dev"
+    (line,) = env_dev.read_text().splitlines()
+    assert re.fullmatch(r"SECRET_KEY=[\w-]{60,}", line)
+    assert env_dev.stat().st_mode & 0o777 == 0o600
+    again = subprocess.run(["make", ".env.dev"], cwd=copy, env=bare_env(), capture_output=True, text=True)
+    assert "make: '.env.dev' is up to date." in again.stdout
+    assert env_dev.read_text() == line + "\n"
+
+
+def wait_for_the_demo_retrain(copy: Path, base: str, log: Path) -> None:
+    """load_demo's labels queued a retrain on the filesystem broker: the worker runs it."""
+    token = manage(copy, "add_user", "smoke", "--role", "admin").splitlines()[-1]
+    status, body = http_get(f"{base}/api/v1/projects", token)
+    assert status == 200, body
+    (project,) = json.loads(body)
+
+    def retrained() -> bool:
+        status, body = http_get(f"{base}/api/v1/projects/{project['id']}/jobs", token)
+        jobs = json.loads(body) if status == 200 else []
+        assert not any(job["state"] == "failed" for job in jobs), jobs
+        return any(job["kind"] == "retrain" and job["state"] == "succeeded" for job in jobs)
+
+    wait_for(retrained, 180, "the demo retrain to succeed in the worker", log)
+    wait_for(lambda: not busy_tasks(log), 120, "the worker to finish the retrain's follow-ups", log)
 
 
 def busy_tasks(log: Path) -> str:
