@@ -35,7 +35,10 @@ pytestmark = pytest.mark.slow
 def free_port() -> int:
     """A free port: from SIFT_TEST_PORTS ("8140-8149") when a shared machine hands out ranges."""
     low, _, high = os.environ.get("SIFT_TEST_PORTS", "0-0").partition("-")
-    for port in range(int(low), int(high or low) + 1):
+    ports = list(range(int(low), int(high or low) + 1))
+    # xdist workers start apart, so that two of them do not both find the first port free.
+    shift = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % len(ports)
+    for port in ports[shift:] + ports[:shift]:
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
