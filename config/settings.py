@@ -168,6 +168,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Sift's own knobs.
 SIFT_LEASE_SECONDS = env.int("SIFT_LEASE_SECONDS", default=10 * 60)
+# Live leases one annotator may hold in a project at once; asking for one more is a 409.
+# The labeling page holds three (the item on screen and two prefetched) plus, briefly, the
+# items whose labels are still on their way.
+SIFT_MAX_LEASES = env.int("SIFT_MAX_LEASES", default=5)
+if SIFT_MAX_LEASES < 1:
+    raise ImproperlyConfigured("SIFT_MAX_LEASES must be 1 or more.")
 SIFT_SKIP_COOLDOWN_SECONDS = env.int("SIFT_SKIP_COOLDOWN_SECONDS", default=30 * 60)
 # How many of the best-ranked items a retrain writes to the queue; items beyond it are
 # served in random order until the next retrain ranks them.
