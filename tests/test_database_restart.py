@@ -2,14 +2,16 @@
 that says "try again" (JSON on the API, the plain page elsewhere), never a 500, and the first
 requests after it work (CONN_HEALTH_CHECKS replaces the dead persistent connections).
 
-The test makes a throwaway PostgreSQL cluster of its own (pg_createcluster, port
-SIFT_FAULT_PG_PORT, default 5441) so that it never stops a database anyone else uses, and
-drops it at the end. It needs Debian's postgresql-common tools and root.
+The test makes a throwaway PostgreSQL cluster of its own (pg_createcluster, on
+SIFT_FAULT_PG_PORT or a free port) so that it never stops a database anyone else uses, and
+drops it at the end. It needs Debian's postgresql-common tools and root. One test function:
+under xdist two would each build a cluster of their own.
 """
 
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -22,8 +24,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_PORT = int(os.environ.get("SIFT_FAULT_PG_PORT", "5441"))
-WEB_PORT = int(os.environ.get("SIFT_FAULT_WEB_PORT", "8121"))
+
+
+def _port(variable: str) -> int:
+    if os.environ.get(variable):
+        return int(os.environ[variable])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+PG_PORT = _port("SIFT_FAULT_PG_PORT")
+WEB_PORT = _port("SIFT_FAULT_WEB_PORT")
 UNAVAILABLE = {"error": "the database is unavailable; try again in a few seconds"}
 
 pytestmark = [
@@ -67,7 +79,7 @@ class Cluster:
         subprocess.run(["pg_ctlcluster", self.version, self.name, action, *args], check=True, timeout=60)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cluster():
     version = sorted(os.listdir("/etc/postgresql"), key=int)[-1]
     name = f"sift_blip_{os.getpid()}"
@@ -93,7 +105,7 @@ def cluster():
         subprocess.run(["pg_dropcluster", "--stop", version, name], capture_output=True, timeout=120)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(cluster, tmp_path_factory):
     env = {
         **os.environ,
@@ -185,9 +197,13 @@ def _assert_all_ok(info: dict, n: int = 6) -> None:
         assert _page(info)[0] == 200
 
 
-def test_while_the_database_is_down_every_answer_is_a_503_and_the_first_after_it_works(cluster, server):
+def test_a_database_stop_and_restart_under_a_running_server(cluster, server):
     _assert_all_ok(server)  # every worker now holds a connection that the stop kills
+    _while_down_every_answer_is_a_503_and_the_first_after_it_works(cluster, server)
+    _a_restart_under_traffic_gives_only_200s_and_503s_and_loses_no_label(cluster, server)
 
+
+def _while_down_every_answer_is_a_503_and_the_first_after_it_works(cluster: Cluster, server: dict) -> None:
     cluster.ctl("stop", "-m", "fast")
     try:
         for _ in range(4):
@@ -201,7 +217,9 @@ def test_while_the_database_is_down_every_answer_is_a_503_and_the_first_after_it
     assert _request("/healthz")[0] == 200
 
 
-def test_a_restart_under_traffic_gives_only_200s_and_503s_and_loses_no_label(cluster, server):
+def _a_restart_under_traffic_gives_only_200s_and_503s_and_loses_no_label(
+    cluster: Cluster, server: dict
+) -> None:
     reads: list[int] = []
     posts: list[tuple[int, dict, int]] = []  # item, body, status
     stop = threading.Event()
