@@ -1,11 +1,16 @@
 """Overlap is enforced where labels are written: POST /api/v1/items/{id}/annotations refuses a
 vote an item has no place for, and GET /next caps how many items one annotator holds."""
 
+import threading
+import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from labeling import services
 from labeling.models import Annotation, Lease
 from tests.factories import add_member, api_client, import_rows, make_project, make_review_rows, make_user
 
@@ -136,6 +141,40 @@ def test_an_admin_adjudicates_an_item_whose_places_are_full(owner):
     assert response.status_code == 201
     item.refresh_from_db()
     assert (item.label.name, item.label_origin, item.conflict) == ("negative", "adjudication", False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_annotators_posting_on_the_last_place_at_once_get_one_201_and_one_409():
+    project, (bob, dora, _) = _team(make_user("alice", staff=True))
+    item = project.items.first()
+    check = services._check_room
+
+    def slow_check(*args: object) -> None:
+        # Widen the race: without the item's row lock both requests would pass the check
+        # during this pause, before either inserts.
+        check(*args)
+        time.sleep(0.5)
+
+    barrier = threading.Barrier(2)
+    statuses: dict[str, int] = {}
+
+    def post(user) -> None:
+        close_old_connections()
+        try:
+            barrier.wait()
+            statuses[user.username] = _label(user, item.pk).status_code
+        finally:
+            connection.close()
+
+    with mock.patch("labeling.services._check_room", slow_check):
+        threads = [threading.Thread(target=post, args=(user,)) for user in (bob, dora)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+    assert sorted(statuses.values()) == [201, 409]
+    assert Annotation.objects.filter(item=item).count() == 1
 
 
 @pytest.fixture
