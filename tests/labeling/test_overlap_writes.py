@@ -1,9 +1,13 @@
 """Overlap is enforced where labels are written: POST /api/v1/items/{id}/annotations refuses a
 vote an item has no place for, and GET /next caps how many items one annotator holds."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -250,3 +254,13 @@ def test_the_cap_is_per_project(owner, capped):
         held.append(_next(bob, project, exclude=tuple(held)).json()["item"]["id"])
 
     assert _next(bob, other).status_code == 200
+
+
+def test_a_lease_cap_below_one_is_refused_at_start():
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "SECRET_KEY": "test-only", "SIFT_MAX_LEASES": "0"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "SIFT_MAX_LEASES must be 1 or more." in result.stderr
