@@ -19,6 +19,7 @@ from labeling.access import (
     visible_projects,
 )
 from labeling.importing import ImportRejected
+from labeling.overlap import NoRoomForLabel
 from labeling.queue import LeaseLimitReached, serve_next_item
 from labeling.serializers import (
     AnnotationSerializer,
@@ -122,7 +123,7 @@ def item_annotations(request: Request, pk: int) -> Response:
             duration_ms=data.get("duration_ms"),
             client_id=data.get("client_id"),
         )
-    except (services.ClientIdReused, services.NoRoomForLabel) as exc:
+    except (services.ClientIdReused, NoRoomForLabel) as exc:
         return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
     except services.NothingToUndo as exc:
         return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)

@@ -7,7 +7,6 @@ import uuid
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Max, Q
-from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
@@ -33,7 +32,8 @@ from labeling.models import (
     Skip,
     Split,
 )
-from labeling.resolution import Vote, resolve
+from labeling.overlap import check_room, item_votes
+from labeling.resolution import resolve
 from labeling.signals import items_imported, labels_added
 
 # S, Z, F and ? are the labeling page's own keys (skip, undo, flag, help).
@@ -195,25 +195,6 @@ class NothingToUndo(Exception):
         super().__init__(f"You have no label on item {item_id} to take back.")
 
 
-class NoRoomForLabel(Exception):
-    """The item's `overlap` places are taken by other annotators' labels or live leases."""
-
-    def __init__(self, item_id: int, overlap: int, *, held: bool):
-        places = f"{overlap} label{'s' if overlap != 1 else ''}"
-        if held:
-            message = (
-                f"Item {item_id} is now held by another annotator (this project wants {places} per "
-                "item and the other places are taken); your lease on it expired or you never had one. "
-                "Ask for the next item."
-            )
-        else:
-            message = (
-                f"Item {item_id} already has its {places} from other annotators and needs no more. "
-                "Ask for the next item."
-            )
-        super().__init__(message)
-
-
 def save_annotation(
     item: Item,
     user: AbstractBaseUser,
@@ -250,7 +231,7 @@ def save_annotation(
         if label is None and not _holds_vote(item, user):
             raise NothingToUndo(item.pk)
         if label is not None and origin == Origin.HUMAN:
-            _check_room(item, user)
+            check_room(item, user)
         lease = Lease.objects.filter(item=item, user=user).first()
         annotation = Annotation.objects.create(
             item=item,
@@ -278,39 +259,9 @@ def _holds_vote(item: Item, user: AbstractBaseUser) -> bool:
     return latest is not None and latest.label_id is not None
 
 
-def _check_room(item: Item, user: AbstractBaseUser) -> None:
-    """Refuse a new vote on an item whose `overlap` places others already fill (caller holds the lock).
-
-    The queue serves an item to at most `overlap` annotators, but a label can arrive
-    without the queue: a direct POST, or a page that kept an item past its lease while the
-    item went to someone else. A correction of one's own live vote always passes, and an
-    imported label takes no place: overlap counts people, and checking imported labels by
-    hand is a review, not a second assignment.
-    """
-    voters = resolve(_votes(item)).voters
-    if str(user.pk) in voters:
-        return
-    overlap = item.project.overlap
-    others = sum(voter != "import" for voter in voters)
-    if others >= overlap:
-        raise NoRoomForLabel(item.pk, overlap, held=False)
-    leased = Lease.objects.filter(item=item, expires_at__gt=timezone.now()).exclude(user=user).count()
-    if others + leased >= overlap:
-        raise NoRoomForLabel(item.pk, overlap, held=True)
-
-
-def _votes(item: Item) -> list[Vote]:
-    return [
-        Vote(pk, "import" if origin == Origin.IMPORT else str(user_id), label_id, origin)
-        for pk, user_id, label_id, origin in item.annotations.order_by("pk").values_list(
-            "pk", "user_id", "label_id", "origin"
-        )
-    ]
-
-
 def refresh_item_label(item: Item) -> None:
     """Recompute the item's resolved label from its annotations (caller holds the lock)."""
-    resolved = resolve(_votes(item))
+    resolved = resolve(item_votes(item))
     item.label_id = resolved.label_id
     item.label_origin = resolved.origin
     item.label_count = resolved.label_count

@@ -14,8 +14,8 @@ import pytest
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from labeling import services
 from labeling.models import Annotation, Lease
+from labeling.overlap import check_room
 from tests.factories import add_member, api_client, import_rows, make_project, make_review_rows, make_user
 
 
@@ -151,7 +151,7 @@ def test_an_admin_adjudicates_an_item_whose_places_are_full(owner):
 def test_two_annotators_posting_on_the_last_place_at_once_get_one_201_and_one_409():
     project, (bob, dora, _) = _team(make_user("alice", staff=True))
     item = project.items.first()
-    check = services._check_room
+    check = check_room
 
     def slow_check(*args: object) -> None:
         # Widen the race: without the item's row lock both requests would pass the check
@@ -170,7 +170,7 @@ def test_two_annotators_posting_on_the_last_place_at_once_get_one_201_and_one_40
         finally:
             connection.close()
 
-    with mock.patch("labeling.services._check_room", slow_check):
+    with mock.patch("labeling.services.check_room", slow_check):
         threads = [threading.Thread(target=post, args=(user,)) for user in (bob, dora)]
         for thread in threads:
             thread.start()
