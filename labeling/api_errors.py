@@ -3,7 +3,9 @@
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.csrf import csrf_failure as page_csrf_failure
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -39,6 +41,19 @@ def _first_message(detail: object, field: str = "") -> str:
     return f"{field}: {detail}" if field else str(detail)
 
 
+# Exempt: otherwise a POST to a mistyped API path fails the CSRF check before it can say 404.
+@csrf_exempt
 def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
     """An unknown /api/v1/ URL: a JSON 404 like every other API error, not Django's HTML page."""
     return JsonResponse({"error": f"There is no API endpoint {request.path!r}."}, status=404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: JSON on /api/ paths, Django's usual page everywhere else."""
+    if request.path.startswith("/api/"):
+        message = (
+            f"CSRF check failed ({reason}). A session-authenticated API request that changes "
+            "something needs the X-CSRFToken header; or authenticate with 'Authorization: Token KEY'."
+        )
+        return JsonResponse({"error": message}, status=403)
+    return page_csrf_failure(request, reason=reason)
