@@ -2,16 +2,37 @@
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 
-class SchemaView(SpectacularAPIView):
+class JsonErrorsMixin:
+    """Errors in JSON, like the rest of the API, from views whose pages are HTML or YAML."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        # finalize_response renders with the request's renderer: make it JSON's for errors.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+class DocsView(JsonErrorsMixin, SpectacularSwaggerView):
+    """Swagger UI over the schema, with its assets from drf-spectacular-sidecar."""
+
+
+class RedocView(JsonErrorsMixin, SpectacularRedocView):
+    """Redoc over the schema; our template drops the stock one's Google Fonts links."""
+
+    template_name = "api/redoc.html"
+
+
+class SchemaView(JsonErrorsMixin, SpectacularAPIView):
     """The schema as YAML by default; `?format=json` or `?format=yaml` picks one.
 
     URL_FORMAT_OVERRIDE is off project-wide (`?format=` names an export format elsewhere),

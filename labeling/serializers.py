@@ -127,8 +127,8 @@ class SnapshotSerializer(serializers.Serializer):
 
 
 class DatasetVersionSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="number", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     counts = serializers.DictField(
         child=serializers.JSONField(), help_text="Items and labels in the version, by split and label."
     )

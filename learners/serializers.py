@@ -34,7 +34,7 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    dataset_version = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    dataset_version = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
     active = serializers.BooleanField(source="is_active")
     candidate = serializers.BooleanField(source="is_candidate", read_only=True)
     params = _free_form("The algorithm's parameters.")
