@@ -25,6 +25,8 @@ class JsonErrorsMixin:
 class DocsView(JsonErrorsMixin, SpectacularSwaggerView):
     """Swagger UI over the schema, with its assets from drf-spectacular-sidecar."""
 
+    template_name = "api/swagger_ui.html"
+
 
 class RedocView(JsonErrorsMixin, SpectacularRedocView):
     """Redoc over the schema; our template drops the stock one's Google Fonts links."""
