@@ -28,3 +28,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]
+
+# JSON on /api/ paths for errors raised outside any view too; the usual pages elsewhere.
+handler400 = "labeling.api_errors.bad_request"
+handler500 = "labeling.api_errors.server_error"

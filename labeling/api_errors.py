@@ -3,7 +3,9 @@
 import logging
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.csrf import csrf_failure as page_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -14,6 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 def json_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return _too_big()
     response = exception_handler(exc, context)
     if response is None:
         if settings.DEBUG:
@@ -29,6 +33,12 @@ def json_exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"error": str(response.data["detail"])}
     return response
+
+
+def _too_big() -> Response:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+    message = f"The request body is larger than {limit} MB; send less at once (imports: split the file)."
+    return Response({"error": message}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
 
 def _first_message(detail: object, field: str = "") -> str:
@@ -50,10 +60,30 @@ def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: JSON on /api/ paths, Django's usual page everywhere else."""
-    if request.path.startswith("/api/"):
+    if _is_api(request):
         message = (
             f"CSRF check failed ({reason}). A session-authenticated API request that changes "
             "something needs the X-CSRFToken header; or authenticate with 'Authorization: Token KEY'."
         )
         return JsonResponse({"error": message}, status=403)
     return page_csrf_failure(request, reason=reason)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400 (a bad Host header, for one): JSON on API paths, Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse({"error": "Bad request; the server could not accept it as sent."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500, for failures outside a view (middleware): JSON on API paths as well."""
+    if _is_api(request):
+        return JsonResponse(
+            {"error": "Something went wrong on the server; the error was logged."}, status=500
+        )
+    return defaults.server_error(request)

@@ -10,7 +10,7 @@ from django.urls import URLPattern, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
 from labeling import services
-from labeling.api_errors import csrf_failure
+from labeling.api_errors import csrf_failure, server_error
 from tests.factories import api_client, import_rows, make_review_rows
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -160,3 +160,37 @@ def test_a_page_form_posted_without_a_csrf_token_still_gets_the_html_page(db):
     response = Client(enforce_csrf_checks=True).post("/accounts/login/", {"username": "x", "password": "y"})
     assert response.status_code == 403
     assert b"CSRF verification failed" in response.content
+
+
+def test_a_body_over_the_upload_limit_is_a_json_413_and_nothing_is_written(ids, owner, project, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    body = json.dumps({"note": "x" * (1024 * 1024)})
+    response = api_client(owner).post(
+        f"/api/v1/projects/{project.pk}/versions", body, content_type="application/json"
+    )
+    _assert_json_error(response, 413)
+    assert response.json()["error"].startswith("The request body is larger than 1 MB")
+    assert project.versions.count() == 1
+
+
+def test_an_unacceptable_accept_header_is_a_json_406(ids, owner):
+    response = api_client(owner).get("/api/v1/projects", HTTP_ACCEPT="text/html")
+    _assert_json_error(response, 406)
+
+
+def test_a_bad_host_header_is_json_on_api_paths_and_the_usual_page_elsewhere(db):
+    client = Client()
+    _assert_json_error(client.get("/api/v1/projects", HTTP_HOST="elsewhere.invalid"), 400)
+    page = client.get("/accounts/login/", HTTP_HOST="elsewhere.invalid")
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
+
+
+def test_a_failure_outside_any_view_is_json_on_api_paths_and_the_usual_page_elsewhere():
+    factory = RequestFactory()
+    api = server_error(factory.get("/api/v1/projects"))
+    assert api.status_code == 500
+    assert json.loads(api.content)["error"].startswith("Something went wrong on the server")
+    page = server_error(factory.get("/projects/"))
+    assert page.status_code == 500
+    assert page["Content-Type"].startswith("text/html")
