@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc assets, served from here (no CDN)
     "labeling",
     "learners",
 ]
@@ -150,7 +151,20 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Sift API",
     "DESCRIPTION": "Active-learning text labeling: projects, items, annotations, models, jobs.",
     "VERSION": "1",
+    # The schema view documents itself as a bare object; a client has no use for it.
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise send the schema to validator.swagger.io for a badge.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Separate request and response components (ProjectRequest / Project): what a client
+    # sends and what it gets back differ (read-only ids, write-only labels), and a
+    # generated client needs both right.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
+# CSRF failures on /api/ paths answer JSON like every other API error.
+CSRF_FAILURE_VIEW = "labeling.api_errors.csrf_failure"
 
 # Celery. The embedded default is kombu's filesystem transport: a real, separate worker
 # process picks messages up from a folder (it polls about once a second).

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView
 
+from labeling.api_docs import DocsView, RedocView, SchemaView, api_index
 from labeling.api_errors import api_not_found
 from labeling.middleware import DATABASE_ERRORS, database_unavailable
 
@@ -20,14 +20,24 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+api_docs = [
+    path("", api_index, name="api-index"),
+    path("schema", SchemaView.as_view(), name="api-schema"),
+    path("docs", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]
+
 urlpatterns = [
     path("", include("labeling.urls")),
     path("", include("learners.urls")),
+    path("api/v1/", include(api_docs)),
     path("api/v1/", include("labeling.api_urls")),
     path("api/v1/", include("learners.api_urls")),
-    path("api/v1/schema", SpectacularAPIView.as_view(), name="api-schema"),
     re_path(r"^api/v1/(?P<path>.*)$", api_not_found),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]
+
+# JSON on /api/ paths for errors raised outside any view too; the usual pages elsewhere.
+handler400 = "labeling.api_errors.bad_request"

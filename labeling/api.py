@@ -3,7 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling import adjudication, exports, services, team_stats, versions, workstation
+from labeling import api_responses as out
 from labeling.access import (
     can_create_projects,
     get_item_for_user,
@@ -37,7 +38,12 @@ from labeling.serializers import (
 )
 
 
-@extend_schema(request=ProjectSerializer, responses=ProjectSerializer(many=True))
+@extend_schema(methods=["GET"], responses={200: ProjectSerializer(many=True), **out.errors(401)})
+@extend_schema(
+    methods=["POST"],
+    request=ProjectSerializer,
+    responses={201: ProjectSerializer, **out.errors(400, 401, 403)},
+)
 @api_view(["GET", "POST"])
 def projects(request: Request) -> Response:
     if request.method == "GET":
@@ -52,7 +58,12 @@ def projects(request: Request) -> Response:
     return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(request=ProjectSettingsSerializer, responses={200: ProjectSerializer, 400: dict})
+@extend_schema(methods=["GET"], responses={200: ProjectSerializer, **out.errors(401, 404)})
+@extend_schema(
+    methods=["PATCH"],
+    request=ProjectSettingsSerializer,
+    responses={200: ProjectSerializer, **out.errors(400, 401, 403, 404)},
+)
 @api_view(["GET", "PATCH"])
 def project_detail(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=request.method == "PATCH")
@@ -62,11 +73,14 @@ def project_detail(request: Request, pk: int) -> Response:
         try:
             project = services.update_project_settings(project, dict(serializer.validated_data))
         except services.SettingsRejected as exc:
-            return Response({"error": exc.message, "field": exc.field}, status=status.HTTP_400_BAD_REQUEST)
+            body = {"error": exc.message, "fields": {exc.field: [exc.message]}}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
     return Response(ProjectSerializer(project).data)
 
 
-@extend_schema(request=MemberSerializer, responses={201: dict})
+@extend_schema(
+    request=MemberSerializer, responses={201: out.MemberResultSerializer, **out.errors(400, 401, 403, 404)}
+)
 @api_view(["POST"])
 def project_members(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
@@ -77,7 +91,14 @@ def project_members(request: Request, pk: int) -> Response:
     return Response({"username": user.username, "role": role}, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(request={"multipart/form-data": ImportSerializer}, responses={201: dict, 400: dict})
+@extend_schema(
+    request={"multipart/form-data": ImportSerializer},
+    responses={
+        201: out.ImportResultSerializer,
+        **out.errors(400, serializer=out.ImportErrorSerializer),
+        **out.errors(401, 403, 404),
+    },
+)
 @api_view(["POST"])
 @parser_classes([MultiPartParser, FormParser])
 def project_imports(request: Request, pk: int) -> Response:
@@ -93,7 +114,16 @@ def project_imports(request: Request, pk: int) -> Response:
     return Response({"id": batch.pk, **counts}, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(responses={200: dict, 204: None})
+@extend_schema(
+    parameters=[
+        OpenApiParameter("exclude", int, many=True, description="Item ids not to serve (repeatable).")
+    ],
+    responses={
+        200: out.ServedSerializer,
+        204: OpenApiResponse(description="Nothing left to label for the caller right now."),
+        **out.errors(401, 404),
+    },
+)
 @api_view(["GET"])
 def project_next(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk)
@@ -107,7 +137,14 @@ def project_next(request: Request, pk: int) -> Response:
     return Response(serialize_served(served))
 
 
-@extend_schema(request=AnnotationSerializer, responses={200: dict, 201: dict, 409: dict})
+@extend_schema(
+    request=AnnotationSerializer,
+    responses={
+        201: out.AnnotationResultSerializer,
+        200: OpenApiResponse(out.AnnotationResultSerializer, description="A retry: the first annotation."),
+        **out.errors(400, 401, 404, 409),
+    },
+)
 @api_view(["POST"])
 @parser_classes([JSONParser, FormParser])
 def item_annotations(request: Request, pk: int) -> Response:
@@ -136,7 +173,7 @@ def item_annotations(request: Request, pk: int) -> Response:
     return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-@extend_schema(request=SkipSerializer, responses={201: dict})
+@extend_schema(request=SkipSerializer, responses={201: out.SkipResultSerializer, **out.errors(400, 401, 404)})
 @api_view(["POST"])
 def item_skip(request: Request, pk: int) -> Response:
     item = get_item_for_user(request.user, pk)
@@ -146,14 +183,22 @@ def item_skip(request: Request, pk: int) -> Response:
     return Response({"id": skip.pk, "item": item.pk, "flagged": skip.flagged}, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(responses=dict)
+@extend_schema(responses={200: out.StatsSerializer, **out.errors(401, 404)})
 @api_view(["GET"])
 def project_stats(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk)
     return Response(services.get_project_stats(project))
 
 
-@extend_schema(responses={(200, "text/csv"): str})
+@extend_schema(
+    parameters=[OpenApiParameter("format", str, enum=list(exports.FORMATS), default="csv")],
+    responses={
+        (200, "text/csv"): OpenApiResponse(
+            str, description="The labels, streamed; JSON lines with format=jsonl."
+        ),
+        **out.errors(400, 401, 403, 404),
+    },
+)
 @api_view(["GET"])
 def project_export(request: Request, pk: int) -> StreamingHttpResponse | Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
@@ -166,7 +211,10 @@ def project_export(request: Request, pk: int) -> StreamingHttpResponse | Respons
     return exports.export_response(project, services.get_label_watermark(project), fmt)
 
 
-@extend_schema(responses=dict)
+@extend_schema(
+    parameters=[OpenApiParameter("limit", int, default=20, description="At most 100.")],
+    responses={200: out.HistorySerializer, **out.errors(400, 401, 404)},
+)
 @api_view(["GET"])
 def project_history(request: Request, pk: int) -> Response:
     """The caller's own recent labels in the project, newest first (?limit=, at most 100)."""
@@ -180,7 +228,12 @@ def project_history(request: Request, pk: int) -> Response:
     return Response({"history": [serialize_history_entry(a) for a in entries]})
 
 
-@extend_schema(request=SnapshotSerializer, responses={200: DatasetVersionSerializer(many=True), 201: dict})
+@extend_schema(methods=["GET"], responses={200: DatasetVersionSerializer(many=True), **out.errors(401, 404)})
+@extend_schema(
+    methods=["POST"],
+    request=SnapshotSerializer,
+    responses={201: DatasetVersionSerializer, **out.errors(400, 401, 403, 404)},
+)
 @api_view(["GET", "POST"])
 def project_versions(request: Request, pk: int) -> Response:
     if request.method == "GET":
@@ -194,7 +247,13 @@ def project_versions(request: Request, pk: int) -> Response:
     return Response(DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(responses={(200, "text/csv"): str, 400: dict})
+@extend_schema(
+    parameters=[OpenApiParameter("format", str, enum=list(versions.FORMATS), default="csv")],
+    responses={
+        (200, "text/csv"): OpenApiResponse(str, description="Version n, streamed, in the chosen format."),
+        **out.errors(400, 401, 403, 404),
+    },
+)
 @api_view(["GET"])
 def version_export(request: Request, pk: int, number: int) -> StreamingHttpResponse | Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
@@ -208,7 +267,7 @@ def version_export(request: Request, pk: int, number: int) -> StreamingHttpRespo
     return versions.version_response(version, fmt)
 
 
-@extend_schema(responses=dict)
+@extend_schema(responses={200: out.ProgressSerializer, **out.errors(401, 404)})
 @api_view(["GET"])
 def project_progress(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk)
@@ -216,7 +275,7 @@ def project_progress(request: Request, pk: int) -> Response:
     return Response(workstation.get_progress(project, request.user, include_test=admin))
 
 
-@extend_schema(responses=dict)
+@extend_schema(responses={200: out.AgreementSerializer, **out.errors(401, 404)})
 @api_view(["GET"])
 def project_agreement(request: Request, pk: int) -> Response:
     """Agreement in the project; an annotator sees only the pairs they are part of."""
@@ -225,7 +284,7 @@ def project_agreement(request: Request, pk: int) -> Response:
     return Response(team_stats.get_agreement_report(project, only_pairs_with=only_with))
 
 
-@extend_schema(responses=dict)
+@extend_schema(responses={200: out.TeamStatsSerializer, **out.errors(401, 403, 404)})
 @api_view(["GET"])
 def project_annotator_stats(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
@@ -237,7 +296,7 @@ def project_annotator_stats(request: Request, pk: int) -> Response:
     )
 
 
-@extend_schema(responses=dict)
+@extend_schema(responses={200: out.ReviewListSerializer, **out.errors(401, 403, 404)})
 @api_view(["GET"])
 def project_conflicts(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
@@ -247,7 +306,10 @@ def project_conflicts(request: Request, pk: int) -> Response:
     )
 
 
-@extend_schema(request=LabelChoiceSerializer, responses={201: dict})
+@extend_schema(
+    request=LabelChoiceSerializer,
+    responses={201: out.AdjudicationResultSerializer, **out.errors(400, 401, 403, 404)},
+)
 @api_view(["POST"])
 def item_adjudicate(request: Request, pk: int) -> Response:
     item = get_item_for_user(request.user, pk, admin=True)
@@ -260,7 +322,7 @@ def item_adjudicate(request: Request, pk: int) -> Response:
     return Response(body, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(responses=dict)
+@extend_schema(responses={200: out.ReviewListSerializer, **out.errors(401, 403, 404)})
 @api_view(["GET"])
 def project_flags(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
@@ -273,7 +335,10 @@ def project_flags(request: Request, pk: int) -> Response:
     )
 
 
-@extend_schema(request=LabelChoiceSerializer, responses={200: dict, 400: dict})
+@extend_schema(
+    request=LabelChoiceSerializer,
+    responses={200: out.FlagsResolvedSerializer, **out.errors(400, 401, 403, 404)},
+)
 @api_view(["POST"])
 def item_resolve_flags(request: Request, pk: int) -> Response:
     """Close the item's open flags: with a label, decide it; with `null`, return it to the queue."""
@@ -289,7 +354,7 @@ def item_resolve_flags(request: Request, pk: int) -> Response:
     return Response({"item": item.pk, "closed": closed, "label": label})
 
 
-@extend_schema(request=None, responses={200: dict})
+@extend_schema(request=None, responses={200: out.TokenRevokedSerializer, **out.errors(401)})
 @api_view(["POST"])
 def token_revoke(request: Request) -> Response:
     """Revoke the caller's API token: requests with it get 401 from now on."""
@@ -297,7 +362,10 @@ def token_revoke(request: Request) -> Response:
     return Response({"revoked": revoked})
 
 
-@extend_schema(responses=dict)
+@extend_schema(
+    parameters=[OpenApiParameter("limit", int, default=versions.DIFF_LIMIT, description="1 to 10000.")],
+    responses={200: out.VersionDiffSerializer, **out.errors(400, 401, 403, 404)},
+)
 @api_view(["GET"])
 def version_diff(request: Request, pk: int, a: int, b: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)

@@ -29,12 +29,29 @@ def clean_label_names(names: list[str]) -> list[str]:
     return cleaned
 
 
+def clean_project_name(name: str) -> str:
+    """Strip the name and refuse one another project already has (ignoring case).
+
+    Two projects of one name would be told apart only by a "-2" in their address.
+    """
+    name = name.strip()
+    if not name:
+        raise ValidationError("The name cannot be empty.")
+    taken = Project.objects.filter(name__iexact=name).values_list("name", flat=True).first()
+    if taken is not None:
+        raise ValidationError(f"There is already a project named {taken!r}; choose another name.")
+    return name
+
+
 class ProjectForm(forms.ModelForm):
     labels = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), help_text="One label per line.")
 
     class Meta:
         model = Project
         fields = ["name", "labels", "test_fraction", "guidelines", "retrain_every"]
+
+    def clean_name(self) -> str:
+        return clean_project_name(self.cleaned_data["name"])
 
     def clean_labels(self) -> list[str]:
         return clean_label_names([n for n in self.cleaned_data["labels"].splitlines() if n.strip()])

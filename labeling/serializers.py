@@ -1,36 +1,63 @@
 """Validation of API input and the JSON shapes of API output."""
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.forms import clean_label_names, clean_strategy_weights
+from labeling.forms import clean_label_names, clean_project_name, clean_strategy_weights
 from labeling.models import Annotation, DatasetVersion, Item, Label, Membership, Project
 from labeling.queue import UNAIDED_REASON, Served
 from labeling.services import SETTINGS_FIELDS
 
 
+class LabelNamesField(serializers.ListField):
+    """Label names in: a list of strings; out: the project's labels in order."""
+
+    child = serializers.CharField(trim_whitespace=False)
+
+    def to_representation(self, labels: object) -> list[str]:
+        return [label.name for label in labels.all()]
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "number", "minimum": 0},
+        "description": "Ranker name -> share of each batch; {} for Sift's default mix.",
+        "example": {"margin": 0.8, "random": 0.2},
+    }
+)
+class StrategyWeightsField(serializers.JSONField):
+    """Raw JSON in, so clean_strategy_weights words every error the same as the page form."""
+
+
+# The page form's bounds (ProjectSettingsForm); the model field alone allows 0..32767.
+COLD_START_BOUNDS = {"min_value": 1, "max_value": 50}
+
+
 class ProjectSerializer(serializers.ModelSerializer):
-    labels = serializers.ListField(child=serializers.CharField(trim_whitespace=False), write_only=True)
+    strategy_weights = StrategyWeightsField(required=False)
+    labels = LabelNamesField(help_text="At least two distinct names; their order is the keyboard order.")
+    label_keys = serializers.SerializerMethodField(help_text="Label name -> its keyboard key.")
 
     class Meta:
         model = Project
+        # Every setting PATCH accepts (SETTINGS_FIELDS) is also in the project's JSON.
         fields = [
             "id",
             "slug",
             "name",
             "labels",
-            "test_fraction",
-            "test_target",
-            "guidelines",
-            "retrain_every",
-            "overlap",
-            "strategy_weights",
-            "suggestion_threshold",
-            "suggestion_withhold_share",
+            "label_keys",
+            *SETTINGS_FIELDS,
             "promotion_tolerance",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]
+        extra_kwargs = {
+            "name": {"help_text": "Unique among projects, ignoring case."},
+            "cold_start_min_per_label": COLD_START_BOUNDS,
+        }
 
     def validate_labels(self, value: list[str]) -> list[str]:
         return clean_label_names(value)
@@ -39,15 +66,11 @@ class ProjectSerializer(serializers.ModelSerializer):
         return clean_strategy_weights(value)
 
     def validate_name(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("The name cannot be empty.")
-        return value.strip()
+        return clean_project_name(value)
 
-    def to_representation(self, project: Project) -> dict:
-        data = super().to_representation(project)
-        data["labels"] = [label.name for label in project.labels.all()]
-        data["label_keys"] = {label.name: label.key for label in project.labels.all()}
-        return data
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_label_keys(self, project: Project) -> dict[str, str]:
+        return {label.name: label.key for label in project.labels.all()}
 
 
 class MemberSerializer(serializers.Serializer):
@@ -65,10 +88,28 @@ class ImportSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
 
 
+class ClientIdField(serializers.UUIDField):
+    """Optional idempotency key: the same UUID sent twice records one annotation."""
+
+    default_error_messages = {
+        "invalid": "Must be a valid UUID. {value!r} is not one; crypto.randomUUID() makes one, "
+        "e.g. 0f8fad5b-d9cb-469f-a165-70867728950e."
+    }
+
+    def __init__(self, **kwargs: object):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            "A UUID the client makes per label; a retry with the same one returns the first "
+            "annotation instead of recording a second.",
+        )
+        super().__init__(**kwargs)
+
+
 class AnnotationSerializer(serializers.Serializer):
     label = serializers.CharField(allow_null=True)
     duration_ms = serializers.IntegerField(min_value=0, max_value=24 * 3600 * 1000, required=False)
-    client_id = serializers.UUIDField(required=False)
+    client_id = ClientIdField()
 
     def validate_label(self, value: str | None) -> Label | None:
         if value is None:
@@ -86,8 +127,11 @@ class SnapshotSerializer(serializers.Serializer):
 
 
 class DatasetVersionSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="number", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    counts = serializers.DictField(
+        child=serializers.JSONField(), help_text="Items and labels in the version, by split and label."
+    )
 
     class Meta:
         model = DatasetVersion
@@ -135,11 +179,12 @@ def serialize_served(served: Served) -> dict:
 class ProjectSettingsSerializer(serializers.ModelSerializer):
     """PATCH /api/v1/projects/{id}: any subset of the settings; the model's bounds apply."""
 
-    strategy_weights = serializers.JSONField(required=False)
+    strategy_weights = StrategyWeightsField(required=False)
 
     class Meta:
         model = Project
         fields = list(SETTINGS_FIELDS)
+        extra_kwargs = {"cold_start_min_per_label": COLD_START_BOUNDS}
 
     def validate_strategy_weights(self, value: object) -> dict[str, float]:
         return clean_strategy_weights(value)
@@ -159,7 +204,7 @@ class LabelChoiceSerializer(serializers.Serializer):
     """A label of the item's project by name; null only where `allow_null` is set in context."""
 
     label = serializers.CharField(allow_null=True)
-    client_id = serializers.UUIDField(required=False)
+    client_id = ClientIdField()
 
     def validate_label(self, value: str | None) -> Label | None:
         if value is None:

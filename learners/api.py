@@ -1,21 +1,36 @@
 """JSON API of the learners app: retrain, jobs, model versions."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling.access import get_project_for_user, visible_projects
+from labeling.api_responses import errors
 from learners import lifecycle, reports, services, simulation_jobs
 from learners.access import get_model_for_user
 from learners.forms import TopKForm
 from learners.models import Job, ModelVersion
-from learners.serializers import JobSerializer, ModelVersionSerializer, SimulationSerializer
+from learners.serializers import (
+    JobAcceptedSerializer,
+    JobConflictSerializer,
+    JobSerializer,
+    ModelEvaluationSerializer,
+    ModelVersionSerializer,
+    SimulationSerializer,
+)
 
 
-@extend_schema(request=None, responses={202: dict, 409: dict})
+@extend_schema(
+    request=None,
+    responses={
+        202: JobAcceptedSerializer,
+        **errors(409, serializer=JobConflictSerializer),
+        **errors(401, 403, 404, 503),
+    },
+)
 @api_view(["POST"])
 def project_retrain(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
@@ -28,21 +43,21 @@ def project_retrain(request: Request, pk: int) -> Response:
     return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema(responses=JobSerializer(many=True))
+@extend_schema(responses={200: JobSerializer(many=True), **errors(401, 404)})
 @api_view(["GET"])
 def project_jobs(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk)
     return Response(JobSerializer(project.jobs.all()[:50], many=True).data)
 
 
-@extend_schema(responses=JobSerializer)
+@extend_schema(responses={200: JobSerializer, **errors(401, 404)})
 @api_view(["GET"])
 def job_detail(request: Request, pk: int) -> Response:
     job = get_object_or_404(Job.objects.filter(project__in=visible_projects(request.user)), pk=pk)
     return Response(JobSerializer(job).data)
 
 
-@extend_schema(responses=ModelVersionSerializer(many=True))
+@extend_schema(responses={200: ModelVersionSerializer(many=True), **errors(401, 404)})
 @api_view(["GET"])
 def project_models(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk)
@@ -50,7 +65,9 @@ def project_models(request: Request, pk: int) -> Response:
     return Response(ModelVersionSerializer(versions, many=True).data)
 
 
-@extend_schema(request=SimulationSerializer, responses={202: dict})
+@extend_schema(
+    request=SimulationSerializer, responses={202: JobAcceptedSerializer, **errors(400, 401, 403, 404, 503)}
+)
 @api_view(["POST"])
 def project_simulations(request: Request, pk: int) -> Response:
     """Would active learning help here, and which strategy? Replays the project's labels."""
@@ -61,13 +78,20 @@ def project_simulations(request: Request, pk: int) -> Response:
     return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema(responses=ModelVersionSerializer)
+@extend_schema(responses={200: ModelVersionSerializer, **errors(401, 404)})
 @api_view(["GET"])
 def model_detail(request: Request, pk: str) -> Response:
     return Response(ModelVersionSerializer(get_model_for_user(request.user, pk)).data)
 
 
-@extend_schema(request=None, responses={202: dict, 400: dict, 409: dict})
+@extend_schema(
+    request=None,
+    responses={
+        202: JobAcceptedSerializer,
+        **errors(409, serializer=JobConflictSerializer),
+        **errors(400, 401, 403, 404, 503),
+    },
+)
 @api_view(["POST"])
 def model_activate(request: Request, pk: str) -> Response:
     model_version = get_model_for_user(request.user, pk, admin=True)
@@ -82,7 +106,10 @@ def model_activate(request: Request, pk: str) -> Response:
     return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema(responses=dict)
+@extend_schema(
+    parameters=[OpenApiParameter("k", int, default=10, description="Entries per top list, 1 to 50.")],
+    responses={200: ModelEvaluationSerializer, **errors(400, 401, 404)},
+)
 @api_view(["GET"])
 def model_evaluation(request: Request, pk: str) -> Response:
     model_version = get_model_for_user(request.user, pk)

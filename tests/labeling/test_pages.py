@@ -196,10 +196,10 @@ def test_the_create_form_shows_errors_and_creates_nothing(owner, overrides, mess
     assert not Project.objects.exists()
 
 
-def test_two_projects_with_one_name_get_distinct_slugs(owner):
+def test_two_project_names_with_one_slug_get_distinct_slugs(owner):
     client = logged_in(owner)
     _create(client)
-    _create(client)
+    _create(client, name="Tickets!")
     assert sorted(Project.objects.values_list("slug", flat=True)) == ["tickets", "tickets-2"]
 
 

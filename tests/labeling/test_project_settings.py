@@ -69,7 +69,7 @@ def test_test_fraction_is_refused_after_an_import_and_nothing_else_changes(owner
     response = _patch(owner, project, {"test_fraction": 0.5, "overlap": 3})
 
     assert response.status_code == 400
-    assert response.json()["field"] == "test_fraction"
+    assert list(response.json()["fields"]) == ["test_fraction"]
     assert "fixed at 0.2" in response.json()["error"]
     assert _settings(project) == before
 
