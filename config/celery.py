@@ -18,10 +18,8 @@ def refuse_to_start_when_misconfigured(**kwargs: object) -> None:
     every retrain at its last step.
     """
     from django.core import checks
-    from django.core.exceptions import ImproperlyConfigured
 
     errors = [e for e in checks.run_checks() if e.is_serious()]
     if errors:
-        raise ImproperlyConfigured(
-            "The worker cannot start: " + " ".join(f"{e.msg} ({e.id})" for e in errors)
-        )
+        # SystemExit, not an exception: Celery logs and ignores exceptions raised by signal handlers.
+        raise SystemExit("The worker cannot start: " + " ".join(f"{e.msg} ({e.id})" for e in errors))

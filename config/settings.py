@@ -176,6 +176,8 @@ SIFT_SIMULATE_QUEUE = env.str("SIFT_SIMULATE_QUEUE", default="sift-simulate")
 CELERY_TASK_ROUTES = {"learners.tasks.simulate": {"queue": SIFT_SIMULATE_QUEUE}}
 # The sweeper (learners.jobs.sweep): `celery -A config beat --schedule <SIFT_DATA_DIR>/celerybeat-schedule`.
 SIFT_SWEEP_SECONDS = env.int("SIFT_SWEEP_SECONDS", default=30)
+# No result backend to clean: without this beat would also schedule celery.backend_cleanup.
+CELERY_RESULT_EXPIRES = None
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {
         "task": "learners.tasks.sweep_jobs",
