@@ -216,7 +216,10 @@ def fail_stale_jobs(project: Project | None = None, retry: bool = False) -> list
             failed.append(job)
             if retry:
                 _retry(job)
+    busy = _busy_queues()
     for job in jobs.filter(unclaimed, state=Job.State.QUEUED):
+        if queue_of(job.kind) in busy:
+            continue  # its worker is alive, busy with a job ahead of it (a long simulation)
         error = (
             f"No worker took the job within {settings.SIFT_JOB_TIMEOUT_SECONDS} s "
             "(SIFT_JOB_TIMEOUT_SECONDS); is a worker running and reading its queue?"
@@ -250,13 +253,25 @@ def resend_unsent() -> int:
     due = Job.objects.filter(state=Job.State.QUEUED, created_at__lt=now - RESEND_GRACE).filter(
         Q(sent_at__isnull=True) | Q(sent_at__lt=cutoff)
     )
-    sent = 0
+    sent, busy = 0, _busy_queues()
     for job in due.order_by("created_at"):
+        if job.sent_at is not None and queue_of(job.kind) in busy:
+            continue  # its message is most likely waiting behind the running job: no duplicates
         if not send(job, keep_queued=True):
             break  # the broker is still down: the next sweep tries again
         sent += 1
         transition(job, [Job.State.QUEUED], Job.State.QUEUED, message="Waiting for a worker (re-sent).")
     return sent
+
+
+def queue_of(kind: str) -> str:
+    """The queue a job's task goes to (CELERY_TASK_ROUTES, else the default queue)."""
+    return current_app.amqp.router.route({}, TASKS[kind])["queue"].name
+
+
+def _busy_queues() -> set[str]:
+    kinds = Job.objects.filter(state=Job.State.RUNNING).values_list("kind", flat=True).distinct()
+    return {queue_of(kind) for kind in kinds if kind in TASKS}
 
 
 def sweep() -> dict[str, int]:

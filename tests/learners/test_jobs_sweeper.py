@@ -170,3 +170,19 @@ def test_beat_sends_the_sweep_on_the_embedded_filesystem_broker(tmp_path):
         process.wait(timeout=30)
     message = next(queue.glob("*.msg")).read_text()
     assert "learners.tasks.sweep_jobs" in message
+
+
+def test_a_job_waiting_behind_a_running_one_on_its_queue_is_neither_resent_nor_given_up(labeled, settings):
+    running = jobs.start_job(labeled, Job.Kind.SIMULATE, enqueue=False)
+    jobs.claim(running)
+    waiting = jobs.start_job(labeled, Job.Kind.SIMULATE, enqueue=False)
+    retrain = jobs.start_job(labeled, Job.Kind.RETRAIN, params={"trigger": "manual"}, enqueue=False)
+    long_ago = timezone.now() - timedelta(seconds=settings.SIFT_JOB_TIMEOUT_SECONDS + 1)
+    Job.objects.filter(pk__in=[waiting.pk, retrain.pk]).update(created_at=long_ago, sent_at=long_ago)
+    with mock.patch(SEND) as send:
+        assert jobs.sweep() == {"failed": 1, "resent": 0}
+    send.assert_not_called()
+    waiting.refresh_from_db()
+    retrain.refresh_from_db()
+    assert waiting.state == Job.State.QUEUED  # the simulation worker is busy, not gone
+    assert retrain.state == Job.State.FAILED  # nothing runs on the main queue: no worker took it
