@@ -185,14 +185,17 @@ def discard_outputs(job: Job) -> None:
     for version in ModelVersion.objects.filter(job=job, is_active=False):
         ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED)
         artifacts.remove(artifacts.model_path(version))
-    job.refresh_from_db(fields=["params"])
-    bundle = (job.params.get("bundle") or {}).get("path")
-    active = (
-        Project.objects.filter(pk=job.project_id).values_list("active_ranking__summary", flat=True).first()
-    )
-    if bundle and bundle != ((active or {}).get("bundle") or {}).get("path"):
-        artifacts.remove(bundle)
-    artifacts.remove(job.params.get("plot"))
+    # The worker's copy of the params may name a file it wrote but could not record any more.
+    stored = Job.objects.filter(pk=job.pk).values_list("params", flat=True).first() or {}
+    written = {path for params in (job.params, stored) for path in _files_named(params)}
+    summary = Project.objects.filter(pk=job.project_id).values_list("active_ranking__summary", flat=True)
+    served = ((summary.first() or {}).get("bundle") or {}).get("path")
+    for path in written - {served}:
+        artifacts.remove(path)
+
+
+def _files_named(params: dict) -> list[str]:
+    return [path for path in ((params.get("bundle") or {}).get("path"), params.get("plot")) if path]
 
 
 def fail_stale_jobs(project: Project | None = None, retry: bool = False) -> list[Job]:
