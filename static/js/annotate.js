@@ -205,10 +205,10 @@
     if (!words) return;
     ui.why.appendChild(Sift.el("span", { class: "why-tag" }, words));
     // A random pick needs no more words than its tag.
+    // A ranker's raw score means nothing to the annotator: only the words are shown.
     const detail = reason.strategy === "random" ? "" : reason.text || "";
-    const score = typeof reason.score === "number" ? " (score " + reason.score.toFixed(2) + ")" : "";
-    ui.why.appendChild(Sift.el("span", { class: "why-text" }, detail + score));
-    ui.why.title = "Why this item: " + (reason.text || words) + score;
+    ui.why.appendChild(Sift.el("span", { class: "why-text" }, detail));
+    ui.why.title = "Why this item: " + (reason.text || words);
   }
 
   function renderSuggestion(suggestion) {
