@@ -44,10 +44,11 @@
   const RETRY_MAX_MS = 3000;
   const STRATEGY_WORDS = {
     random: "Random pick",
-    margin: "Model unsure",
-    least_confidence: "Model unsure",
-    entropy: "Model unsure",
-    error: "Model likely wrong",
+    // The tag names the strategy; the text beside it says how sure the model actually is.
+    margin: "Checks the model",
+    least_confidence: "Checks the model",
+    entropy: "Checks the model",
+    error: "Model may be wrong",
     novelty: "Unlike anything labeled",
     mix: "Mixed strategies",
     overlap: "Second opinion",
