@@ -1,15 +1,18 @@
 """What an annotator may see of the model's and the data's reports: nothing per item.
 
-The evaluation's "items worth reading" are test items with their true labels, and the
-data-quality lists name each item's split. An annotator who saw either could tell which
-items they label are test items, and a test label given knowingly no longer judges the
-model fairly; admins see everything. Counts and plots stay: they name no item.
+The evaluation's "items worth reading" are test items with their true labels, its
+segments name metadata values of test items (a value held by one item names that item),
+and the data-quality lists name each item's split. An annotator who saw any of them could
+tell which items are test items, and a test label given knowingly no longer judges the
+model fairly; admins see everything. Counts and plots over the whole test set stay.
 """
 
 from labeling.models import Project
 from learners import reports
 from learners.models import ModelVersion
 
+# The parts of a model's evaluation that name test items or their metadata.
+EVALUATION_ITEM_PARTS = ("top", "segments")
 # The data-quality report's per-item lists, each emptied for annotators.
 QUALITY_ITEM_LISTS = (
     ("exact_duplicates", "shown"),
@@ -20,10 +23,11 @@ QUALITY_ITEM_LISTS = (
 
 
 def evaluation_for(model_version: ModelVersion, k: int, *, is_admin: bool) -> dict:
-    """The stored evaluation; without its per-item top lists unless the reader is an admin."""
+    """The stored evaluation; without its per-item lists and segments unless the reader is an admin."""
     data = reports.evaluation_data(model_version, k)
     if not is_admin:
-        data.pop("top", None)
+        for part in EVALUATION_ITEM_PARTS:
+            data.pop(part, None)
     return data
 
 

@@ -10,10 +10,11 @@ import re
 
 import pytest
 
+from labeling import services as labeling_services
 from labeling.models import Item, Split
 from learners import services as learner_services
 from learners.models import Job, ModelVersion
-from tests.factories import add_member, api_client, import_rows, make_project
+from tests.factories import add_member, api_client, csv_bytes, make_project
 
 WORDS = {"positive": ["lovely", "superb", "kind", "great"], "negative": ["awful", "rude", "slow", "dirty"]}
 SPLIT_MARKERS = re.compile(r"\bsplit\b|\"test\"|\btest item\b(?! ?s)", re.IGNORECASE)
@@ -25,6 +26,8 @@ def _rows(start: int, n: int, labeled: bool) -> list[dict]:
         label = "positive" if i % 2 == 0 else "negative"
         # "tok123" is unique per item: a page naming the item contains it.
         row = {"id": f"it-{i:03d}", "text": f"{WORDS[label][i % 4]} visit tok{i:03d}"}
+        # Metadata values held by one item each: an evaluation segment named by one names the item.
+        row["ref"] = f"tok{i:03d}" if i < 12 else "shared"
         if labeled:
             row["label"] = label
         rows.append(row)
@@ -39,8 +42,12 @@ def blind(owner, annotator):
     labeled = _rows(0, 80, labeled=True)
     # Copies of labeled texts under other ids, some in the other split: the quality lists show them.
     labeled += [{**row, "id": f"copy-{row['id']}"} for row in labeled[:12]]
-    import_rows(project, labeled, owner, name="labeled.csv")
-    import_rows(project, _rows(100, 40, labeled=False), owner, name="unlabeled.csv")
+    labeling_services.import_items(
+        project, owner, csv_bytes(labeled, ["id", "text", "label", "ref"]), "a.csv"
+    )
+    labeling_services.import_items(
+        project, owner, csv_bytes(_rows(100, 40, labeled=False), ["id", "text", "ref"]), "b.csv"
+    )
     job = learner_services.start_retrain(project, enqueue=False)
     learner_services.run_retrain(job)
     project.refresh_from_db()
@@ -106,6 +113,7 @@ def test_the_admins_pages_do_list_test_items_so_the_check_bites(client, blind, o
         assert any(token in body for token in tokens), url
     evaluation = client.get(f"/api/v1/models/{model.pk}/evaluation?k=50").json()["evaluation"]
     assert evaluation["top"]["confident_correct"]
+    assert evaluation["segments"]["ref"]
 
 
 def test_the_pages_with_item_lists_say_they_are_for_admins(client, blind, annotator):
@@ -114,7 +122,10 @@ def test_the_pages_with_item_lists_say_they_are_for_admins(client, blind, annota
     assert "Items worth reading" not in client.get(f"/models/{model.pk}/").content.decode()
     quality = client.get(f"/projects/{blind.slug}/quality/").content.decode()
     assert "Per-item lists are shown to project admins only" in quality
-    assert "top" not in client.get(f"/api/v1/models/{model.pk}/evaluation").json()["evaluation"]
+    evaluation = client.get(f"/api/v1/models/{model.pk}/evaluation").json()["evaluation"]
+    assert "top" not in evaluation
+    assert "segments" not in evaluation
+    assert "By segment of the test set" not in client.get(f"/models/{model.pk}/").content.decode()
 
 
 def test_item_level_pages_are_closed_to_annotators_for_test_and_pool_items_alike(client, blind, annotator):
