@@ -10,6 +10,11 @@ from django.core.exceptions import ValidationError
 from labeling.models import Membership, Project
 
 MAX_LABELS = 500
+TEST_FRACTION_HELP = (
+    "Share of imported items (0 to 0.9) kept apart as the test set, which judges every model on items "
+    "no strategy picked: 0.2 keeps about one in five. Decided per item at import, never changed, "
+    "and fixed once the first file is imported."
+)
 
 
 def clean_label_names(names: list[str]) -> list[str]:
@@ -45,10 +50,20 @@ def clean_project_name(name: str) -> str:
 
 class ProjectForm(forms.ModelForm):
     labels = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), help_text="One label per line.")
+    annotators = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Who labels in this project; more can be added on the project page later.",
+    )
 
     class Meta:
         model = Project
         fields = ["name", "labels", "test_fraction", "guidelines", "retrain_every"]
+        help_texts = {
+            "test_fraction": TEST_FRACTION_HELP,
+            "guidelines": "What annotators read beside every item; blank lines start new paragraphs.",
+        }
 
     def clean_name(self) -> str:
         return clean_project_name(self.cleaned_data["name"])
@@ -107,9 +122,9 @@ class ProjectSettingsForm(forms.Form):
     test_fraction = forms.FloatField(
         min_value=0.0,
         max_value=0.9,
-        help_text="Share of items kept apart to judge models; fixed at the first import.",
+        help_text=TEST_FRACTION_HELP,
     )
-    test_target = forms.IntegerField(min_value=0, help_text="Labeled test items to aim for.")
+    test_target = forms.IntegerField(min_value=0, help_text=Project._meta.get_field("test_target").help_text)
     suggestion_threshold = forms.FloatField(
         min_value=0.0, max_value=1.0, help_text="Hide suggestions below this confidence (0 to 1)."
     )

@@ -26,8 +26,14 @@ class Project(models.Model):
         default=0.2, validators=[MinValueValidator(0.0), MaxValueValidator(0.9)]
     )
     # Labeled test items to aim for; while fewer are labeled, a `test_fraction` share of
-    # next-item requests serves a random unlabeled test item instead of a ranked one.
-    test_target = models.PositiveIntegerField(default=200)
+    # next-item requests serves a random unlabeled test item instead of a ranked one. 100
+    # puts a macro-F1 within roughly +-0.1 (95%); 200 was out of reach of small projects,
+    # and a project with fewer test items simply labels all of them.
+    test_target = models.PositiveIntegerField(
+        default=100,
+        help_text="Labeled test items to aim for (about 100 judge a model to within roughly ±0.1); "
+        "a project with fewer test items labels all of them.",
+    )
     seed = models.BigIntegerField(default=new_seed)
     retrain_every = models.PositiveIntegerField(
         default=50, help_text="Start a retrain after this many new labels (0: never)."
@@ -50,12 +56,14 @@ class Project(models.Model):
     suggestion_withhold_share = models.FloatField(
         default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
-    # A retrained model replaces the active one only if its test macro-F1, on the same
-    # items, is at most this much lower; otherwise it waits as a candidate.
+    # A retrained model waits as a candidate only when even the top of the 95% paired
+    # interval of (its test macro-F1 - the active model's) is more than this below zero
+    # (learners.lifecycle.compare_with_active; learners.promotion_rule says it in words).
     promotion_tolerance = models.FloatField(
         default=0.02,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="How much lower a new model's macro-F1 may be than the active one's and still replace it.",
+        help_text="A new model stays a candidate only if even the best case of the 95% interval of its "
+        "macro-F1 minus the active model's is more than this below zero.",
     )
     active_ranking = models.ForeignKey(
         "Ranking", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -127,6 +135,7 @@ class ImportBatch(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.rows} rows)"

@@ -3,6 +3,7 @@
 import hashlib
 import string
 import uuid
+from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -41,8 +42,14 @@ LABEL_KEYS = [*"1234567890", *(c for c in string.ascii_lowercase if c not in "sz
 BULK_BATCH = 2000
 
 
-def create_project(user: AbstractBaseUser, name: str, labels: list[str], **fields: object) -> Project:
-    """Create a project with its labels; its creator becomes one of its admins."""
+def create_project(
+    user: AbstractBaseUser,
+    name: str,
+    labels: list[str],
+    annotators: Iterable[AbstractBaseUser] = (),
+    **fields: object,
+) -> Project:
+    """Create a project with its labels; its creator becomes one of its admins, `annotators` annotators."""
     with transaction.atomic():
         slug = fields.pop("slug", None) or _unique_slug(name)
         project = Project.objects.create(name=name, slug=slug, created_by=user, **fields)
@@ -51,6 +58,11 @@ def create_project(user: AbstractBaseUser, name: str, labels: list[str], **field
             for i, (name, key) in enumerate(zip(labels, _label_keys(len(labels)), strict=True))
         )
         Membership.objects.create(project=project, user=user, role=Membership.Role.ADMIN)
+        Membership.objects.bulk_create(
+            Membership(project=project, user=member, role=Membership.Role.ANNOTATOR)
+            for member in annotators
+            if member.pk != user.pk
+        )
     return project
 
 

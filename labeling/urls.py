@@ -6,6 +6,7 @@ app_name = "labeling"
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("projects/new", views.project_create, name="project-create"),
     path("projects/<slug:slug>/", views.project_detail, name="project-detail"),
     path("projects/<slug:slug>/import", views.project_import, name="project-import"),

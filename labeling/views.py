@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authtoken.models import Token
 
@@ -29,6 +30,12 @@ from labeling.forms import (
 from labeling.importing import ImportRejected
 
 
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Browsers ask for /favicon.ico wherever a page names no icon (the admin, JSON in a tab).
+    return redirect(static("favicon.svg"), permanent=True)
+
+
 @login_required
 @require_GET
 def project_list(request: HttpRequest) -> HttpResponse:
@@ -42,6 +49,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
     if not can_create_projects(request.user):
         raise PermissionDenied("Only admins can create projects.")
     form = ProjectForm(request.POST or None)
+    form.fields["annotators"].queryset = form.fields["annotators"].queryset.exclude(pk=request.user.pk)
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
         project = services.create_project(request.user, fields.pop("name"), fields.pop("labels"), **fields)

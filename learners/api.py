@@ -9,9 +9,9 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling.access import get_project_for_user, visible_projects
+from labeling.access import get_project_for_user, is_project_admin, visible_projects
 from labeling.api_responses import errors
-from learners import jobs, lifecycle, reports, services, simulation_jobs
+from learners import blinding, jobs, lifecycle, reports, services, simulation_jobs
 from learners.access import get_model_for_user
 from learners.forms import TopKForm
 from learners.models import Job, ModelVersion
@@ -126,7 +126,11 @@ def model_evaluation(request: Request, pk: str) -> Response:
     return Response(
         {
             "model": ModelVersionSerializer(model_version).data,
-            "evaluation": reports.evaluation_data(model_version, form.cleaned_data["k"]),
+            "evaluation": blinding.evaluation_for(
+                model_version,
+                form.cleaned_data["k"],
+                is_admin=is_project_admin(request.user, model_version.project),
+            ),
             "shadow": model_version.shadow,
             "learning_curve": reports.learning_curve(model_version.project),
         }

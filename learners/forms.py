@@ -1,12 +1,13 @@
 from django import forms
 
+from learners.promotion_rule import describe_promotion_rule
+
 
 class PromotionToleranceForm(forms.Form):
     promotion_tolerance = forms.FloatField(
         min_value=0.0,
         max_value=1.0,
-        help_text="How much lower (macro-F1, 0 to 1) a new model may score than the active one "
-        "and still replace it.",
+        help_text=describe_promotion_rule(),
     )
 
 

@@ -191,8 +191,9 @@ def load_model(model_version: ModelVersion) -> Pipeline:
 def compare_with_active(candidate: ModelVersion, model: Pipeline, rows: list[DatasetRow]) -> dict:
     """Compare a new model with the active one on the same test items; record and return the decision.
 
-    The candidate is promoted unless its macro-F1 is lower than the active model's by more
-    than the project's `promotion_tolerance`.
+    The candidate is kept as a candidate only when even the top of the paired-bootstrap
+    interval of (its macro-F1 - the active model's) is more than the project's
+    `promotion_tolerance` below zero; `promotion_rule.describe_promotion_rule` says so in words.
     """
     project = Project.objects.get(pk=candidate.project_id)
     active = ModelVersion.objects.filter(project=project, is_active=True).exclude(pk=candidate.pk).first()

@@ -93,7 +93,7 @@ class Ranker(BaseEstimator):
 class RandomRanker(Ranker):
     name = "random"
     needs_model = False
-    description = "Picked at random: the baseline that every other strategy is compared with."
+    description = "Picked at random, so that the labels stay a fair sample of the data."
 
     def __init__(self, random_state: int = 0):
         self.random_state = random_state
@@ -118,16 +118,35 @@ class UncertaintyRanker(Ranker):
         return UNCERTAINTY[self.measure](proba)
 
     def explain(self, score, proba_row, classes):
-        order = np.argsort(proba_row)[::-1]
-        first, second = order[0], order[1] if len(order) > 1 else order[0]
-        if self.measure == "margin":
+        return describe_guess(proba_row, classes)
+
+
+# How the "why this item" line words the model's guess. Two labels within TORN_GAP of each
+# other are a toss-up; below SURE_SHARE the model leans but is not sure. Plain words and the
+# percentages only: a ranker's score means nothing to the person labeling.
+TORN_GAP = 0.10
+SURE_SHARE = 0.90
+
+
+def describe_guess(proba_row: np.ndarray | None, classes: Sequence[str]) -> str:
+    """The model's guess on one item in words an annotator can act on."""
+    if proba_row is None or len(proba_row) == 0:
+        return "The model has no guess on this one yet: your label teaches it."
+    # Stable on the negated row: of two equal shares, the first label is named first.
+    order = np.argsort(-np.asarray(proba_row), kind="stable")
+    first = order[0]
+    top = f"“{classes[first]}” ({proba_row[first]:.0%})"
+    if len(order) > 1:
+        second = order[1]
+        # Rounded: 55% against 45% is a gap of 0.10 as shown, whatever the float says.
+        if round(float(proba_row[first] - proba_row[second]), 6) <= TORN_GAP:
             return (
-                f"The model is torn between “{classes[first]}” ({proba_row[first]:.0%}) "
-                f"and “{classes[second]}” ({proba_row[second]:.0%})."
+                f"The model cannot decide between {top} and “{classes[second]}” "
+                f"({proba_row[second]:.0%}): your label settles it."
             )
-        if self.measure == "entropy":
-            return f"The model spreads its belief over several labels (entropy {score:.2f})."
-        return f"The model's best guess, “{classes[first]}”, has only {proba_row[first]:.0%} confidence."
+    if proba_row[first] < SURE_SHARE:
+        return f"The model leans to {top} but is not sure."
+    return f"The model is fairly sure it is {top}; picked to check that."
 
 
 def _uncertainty_features(proba: np.ndarray) -> np.ndarray:
@@ -206,8 +225,10 @@ class ErrorModelRanker(Ranker):
 
     def explain(self, score, proba_row, classes):
         if self.model_ is None:
-            return f"Uncertain prediction (the error model has {self.fallback_}; ranked by margin)."
-        return f"Resembles items the model got wrong: {score:.0%} chance its guess is wrong."
+            # Ranked by margin (see score): say what margin says.
+            return describe_guess(proba_row, classes)
+        # Its probability is not calibrated (balanced class weights), so no number is shown.
+        return "Looks like items the model got wrong before: check its guess carefully."
 
 
 class NoveltyRanker(Ranker):
@@ -246,7 +267,7 @@ class NoveltyRanker(Ranker):
     def explain(self, score, proba_row, classes):
         if self.model_ is None:
             return "Picked at random: nothing is labeled yet to compare with."
-        return f"Unlike the items labeled so far ({score:.0%} sure it is unlike them)."
+        return "Unlike the items labeled so far: it shows the model something new."
 
 
 def make_ranker(name: str, random_state: int = 0) -> Ranker:

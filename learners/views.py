@@ -8,10 +8,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling.access import get_project_for_user, is_project_admin, visible_projects
-from learners import jobs, lifecycle, reports, services, simulation, simulation_jobs
+from learners import blinding, jobs, lifecycle, reports, services, simulation, simulation_jobs
 from learners.access import get_model_for_user
 from learners.forms import PromotionToleranceForm, TopKForm
 from learners.models import Job, ModelVersion
+from learners.promotion_rule import describe_promotion_rule
 from learners.serializers import SimulationSerializer
 
 
@@ -29,6 +30,7 @@ def project_models(request: HttpRequest, slug: str) -> HttpResponse:
         "promotion_form": PromotionToleranceForm(
             initial={"promotion_tolerance": project.promotion_tolerance}
         ),
+        "promotion_rule": describe_promotion_rule(project.promotion_tolerance),
     }
     return render(request, "learners/models.html", context)
 
@@ -89,9 +91,7 @@ def project_promotion(request: HttpRequest, slug: str) -> HttpResponse:
     form = PromotionToleranceForm(request.POST)
     if form.is_valid():
         lifecycle.set_promotion_tolerance(project, form.cleaned_data["promotion_tolerance"])
-        messages.success(
-            request, f"New models now replace the active one unless {project.promotion_tolerance:.3f} worse."
-        )
+        messages.success(request, f"Saved. {describe_promotion_rule(project.promotion_tolerance)}")
     else:
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
     return redirect("learners:project-models", slug=project.slug)
@@ -104,15 +104,16 @@ def model_detail(request: HttpRequest, pk: str) -> HttpResponse:
     form = TopKForm(request.GET)
     k = form.cleaned_data["k"] if form.is_valid() else 10
     curve = reports.learning_curve(model_version.project)
+    is_admin = is_project_admin(request.user, model_version.project)
     context = {
         "project": model_version.project,
         "model": model_version,
-        "report": reports.evaluation_data(model_version, k),
+        "report": blinding.evaluation_for(model_version, k, is_admin=is_admin),
         "pictures": reports.evaluation_pictures(model_version),
         "curve": curve,
         "curve_svg": reports.learning_curve_picture(curve),
         "k": k,
-        "is_admin": is_project_admin(request.user, model_version.project),
+        "is_admin": is_admin,
         "against": ModelVersion.objects.filter(pk=model_version.shadow.get("against")).first(),
     }
     return render(request, "learners/model.html", context)
@@ -149,5 +150,10 @@ def job_plot(request: HttpRequest, pk: int) -> FileResponse:
 @require_GET
 def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug=slug)
-    context = {"project": project, "quality": reports.data_quality(project)}
+    is_admin = is_project_admin(request.user, project)
+    context = {
+        "project": project,
+        "quality": blinding.quality_for(project, is_admin=is_admin),
+        "is_admin": is_admin,
+    }
     return render(request, "learners/quality.html", context)

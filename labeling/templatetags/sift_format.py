@@ -1,4 +1,6 @@
-"""Template filters that only format numbers for the team pages."""
+"""Template filters that only format numbers for the pages."""
+
+import math
 
 from django import template
 
@@ -39,6 +41,18 @@ def tone(value: float | None) -> str:
     if value is None:
         return "none"
     return "ok" if value >= 0.8 else "warn" if value >= 0.6 else "bad"
+
+
+@register.filter
+def uncertainty(n: int | None) -> str:
+    """How far a score measured on `n` test items can be off: the 95% half-width, worst case.
+
+    An accuracy on n items has a standard error of at most 0.5 / sqrt(n); macro-F1 on the
+    same items is noisier still, so this is a floor on its uncertainty, not a ceiling.
+    """
+    if not n:
+        return DASH
+    return f"±{1.96 * 0.5 / math.sqrt(n):.2f}"
 
 
 @register.filter

@@ -38,12 +38,17 @@
   const HISTORY_SHOWN = 12;
   const MAX_EXCLUDE = 60;
   const STALE_MS = 4 * 60 * 1000; // leases last 10 minutes; refresh a prefetched item well before
+  // Asking for items again while offline: quickly at first, then every few seconds at most,
+  // so the page recovers within seconds of the connection coming back.
+  const RETRY_MIN_MS = 500;
+  const RETRY_MAX_MS = 3000;
   const STRATEGY_WORDS = {
     random: "Random pick",
-    margin: "Model unsure",
-    least_confidence: "Model unsure",
-    entropy: "Model unsure",
-    error: "Model likely wrong",
+    // The tag names the strategy; the text beside it says how sure the model actually is.
+    margin: "Checks the model",
+    least_confidence: "Checks the model",
+    entropy: "Checks the model",
+    error: "Model may be wrong",
     novelty: "Unlike anything labeled",
     mix: "Mixed strategies",
     overlap: "Second opinion",
@@ -57,6 +62,9 @@
   let upcoming = []; // prefetched items, in order
   let fetching = null; // the GET /next in flight
   let exhausted = false; // the server had nothing more the last time it was asked
+  let unreachable = null; // why the last GET /next failed ("offline", "server", "signed-out"), or null
+  let retryTimer = null;
+  let retryDelay = RETRY_MIN_MS;
   let waiting = false; // a key was pressed before the next item arrived
   let shownAt = 0;
   let done = []; // this session's labels, newest last, for undo: {data, label}
@@ -88,11 +96,12 @@
       server: ["bad", "Server error · " + kept + ", retrying"],
       "signed-out": ["bad", "Signed out · " + kept + ". Log in again in another tab"],
     };
-    const state = outbox.problem() || (n ? "saving" : "ok");
+    const state = outbox.problem() || unreachable || (n ? "saving" : "ok");
     if (state === "ok") refreshProgressSoon();
     const [tone, text] = states[state];
     ui.conn.dataset.state = tone;
     ui.connText.textContent = text;
+    if (ui.card.dataset.state === "offline") renderOffline();
   }
 
   // ---- the queue of items: current on screen, the next ones prefetched ----
@@ -113,6 +122,7 @@
       .then((result) => {
         if (result.status === 204) return null;
         if (result.status === 401) throw new Error("signed-out");
+        if (result.status >= 500 || result.status === 429) throw new Error("server");
         if (!result.ok) throw new Error((result.data && result.data.error) || "server");
         result.data.fetchedAt = Date.now();
         return result.data;
@@ -127,9 +137,16 @@
       try {
         data = await fetchNext();
       } catch (e) {
-        outbox.setProblem(e.message === "signed-out" ? "signed-out" : "offline");
-        setTimeout(topUp, 3000);
+        // fetch() rejects with a TypeError when the network is down; anything else is the server's.
+        unreachable = e instanceof TypeError ? "offline" : e.message === "signed-out" ? "signed-out" : "server";
+        showConnection();
+        retryLater();
         return;
+      }
+      if (unreachable) {
+        unreachable = null;
+        retryDelay = RETRY_MIN_MS;
+        showConnection();
       }
       outbox.reachable();
       exhausted = data === null;
@@ -139,6 +156,21 @@
       markPrefetched();
     }
   }
+
+  function retryLater() {
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(retryNow, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+  }
+
+  // With no item on screen, the retry puts the next one there; otherwise it refills the prefetch.
+  function retryNow() {
+    clearTimeout(retryTimer);
+    if (!current && !waiting && !correcting) advance();
+    else topUp();
+  }
+
+  window.addEventListener("online", () => { retryDelay = RETRY_MIN_MS; if (unreachable) retryNow(); });
 
   // How many items are ready to show at once; the browser test reads it.
   function markPrefetched() {
@@ -151,11 +183,17 @@
     if (!upcoming.length) {
       current = null;
       waiting = true;
-      renderWaiting();
+      if (unreachable) renderOffline();
+      else renderWaiting();
       await topUp();
       waiting = false;
     }
     const next = upcoming.shift() || null;
+    // No item because the server could not be asked: that is not "nothing left".
+    if (!next && unreachable) {
+      show(null, undefined, true);
+      return;
+    }
     markPrefetched();
     show(next, t0);
     topUp();
@@ -163,13 +201,13 @@
 
   // ---- rendering ----
 
-  function show(data, t0) {
+  function show(data, t0, offline) {
     current = data;
     shownAt = performance.now();
     hideBanner();
     buttons.forEach((b) => { b.disabled = !data; b.classList.remove("suggested", "chosen"); });
     $("skip").disabled = $("flag").disabled = !data;
-    if (!data) return renderDone();
+    if (!data) return offline ? renderOffline() : renderDone();
     ui.card.dataset.state = "item";
     ui.itemId.textContent = data.item.external_id;
     ui.text.textContent = data.item.text;
@@ -205,10 +243,10 @@
     if (!words) return;
     ui.why.appendChild(Sift.el("span", { class: "why-tag" }, words));
     // A random pick needs no more words than its tag.
+    // A ranker's raw score means nothing to the annotator: only the words are shown.
     const detail = reason.strategy === "random" ? "" : reason.text || "";
-    const score = typeof reason.score === "number" ? " (score " + reason.score.toFixed(2) + ")" : "";
-    ui.why.appendChild(Sift.el("span", { class: "why-text" }, detail + score));
-    ui.why.title = "Why this item: " + (reason.text || words) + score;
+    ui.why.appendChild(Sift.el("span", { class: "why-text" }, detail));
+    ui.why.title = "Why this item: " + (reason.text || words);
   }
 
   function renderSuggestion(suggestion) {
@@ -227,6 +265,22 @@
     ui.why.replaceChildren();
     ui.meta.hidden = true;
     ui.suggestion.hidden = true;
+  }
+
+  function renderOffline() {
+    const n = outbox.entries().filter((e) => e.kind === "annotation").length;
+    const kept = n === 1 ? "your 1 label is kept" : "your " + n + " labels are kept";
+    const why = {
+      offline: "You are offline",
+      server: "The server is not answering",
+      "signed-out": "You are signed out (log in again in another tab)",
+    }[unreachable || "offline"];
+    ui.card.dataset.state = "offline";
+    ui.itemId.textContent = "";
+    ui.why.replaceChildren();
+    ui.meta.hidden = true;
+    ui.suggestion.hidden = true;
+    ui.text.textContent = why + "; " + kept + " and will be sent when the connection is back; retrying…";
   }
 
   function renderDone() {

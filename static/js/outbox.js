@@ -74,7 +74,8 @@ window.SiftOutbox = function (storageKey, callbacks) {
     onChange();
     clearTimeout(retryTimer);
     retryTimer = setTimeout(flush, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 15000);
+    // Capped at a few seconds: labels reach the server soon after the connection is back.
+    retryDelay = Math.min(retryDelay * 2, 4000);
   }
 
   // Something other than sending found the server reachable again: try now.
@@ -86,7 +87,7 @@ window.SiftOutbox = function (storageKey, callbacks) {
     flush();
   }
 
-  window.addEventListener("online", flush);
+  window.addEventListener("online", () => { retryDelay = 1000; flush(); });
 
   return {
     push: push,

@@ -1,9 +1,13 @@
-// The project page's model panel: the active model and the latest job, from the API.
+// The project page's model panel: the active model and the latest job that makes or
+// changes a model (a retrain, an activation's scoring, an evaluation), from the API.
 (function () {
   const panel = document.getElementById("model-panel");
   const projectId = panel.dataset.project;
   const modelBox = document.getElementById("model-summary");
   const jobBox = document.getElementById("job-summary");
+  // Imports, exports and simulations have their own pages: not this panel's business.
+  const MODEL_JOBS = ["retrain", "score", "evaluate"];
+  const KIND_WORDS = { retrain: "Retrain", score: "Scoring", evaluate: "Evaluation" };
 
   function showModel(models) {
     const active = models.find((m) => m.active);
@@ -30,7 +34,9 @@
     const badge = { succeeded: "ok", failed: "bad", running: "run", queued: "run" }[job.state];
     const head = Sift.el("div", { class: "small" });
     head.appendChild(Sift.el("span", { class: "badge " + badge }, job.state));
-    head.appendChild(document.createTextNode(" " + job.kind + " job " + job.id + ": " + (job.error || job.message)));
+    head.appendChild(document.createTextNode(" "));
+    head.appendChild(Sift.el("a", { href: "/jobs/" + job.id + "/" }, KIND_WORDS[job.kind] + " job " + job.id));
+    head.appendChild(document.createTextNode(": " + (job.error || job.message)));
     jobBox.appendChild(head);
     if (job.state === "running" || job.state === "queued") {
       const bar = Sift.el("div", { class: "progress", style: "margin-top:.4rem" });
@@ -45,9 +51,10 @@
       Sift.api("GET", "/api/v1/projects/" + projectId + "/models"),
       Sift.api("GET", "/api/v1/projects/" + projectId + "/jobs"),
     ]);
+    const latest = jobs.ok ? jobs.data.find((job) => MODEL_JOBS.includes(job.kind)) : undefined;
     if (models.ok) showModel(models.data);
-    if (jobs.ok) showJob(jobs.data[0]);
-    const running = jobs.ok && jobs.data[0] && ["queued", "running"].includes(jobs.data[0].state);
+    if (jobs.ok) showJob(latest);
+    const running = latest && ["queued", "running"].includes(latest.state);
     setTimeout(refresh, running ? 1000 : 10000);
   }
   refresh();

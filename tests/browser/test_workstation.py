@@ -176,7 +176,8 @@ def test_two_annotators_label_with_the_keyboard_and_agreement_shows(login, owner
         item_id, label = _label(bob)
         given[item_id] = label
     expect(bob.locator("#suggestion")).to_be_visible()
-    expect(bob.locator("#why")).to_contain_text("Model unsure")
+    expect(bob.locator("#why")).to_contain_text("Checks the model")
+    expect(bob.locator("#why")).to_contain_text("The model ")  # how sure it is, in words
     suggested = bob.text_content("#sugg-name")
     accepted_id = bob.text_content("#item-id")
     _wait_saved(bob)

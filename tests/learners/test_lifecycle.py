@@ -74,7 +74,9 @@ def _flip_pool_labels(project, user, share: float) -> None:
 
 def test_evaluation_api_matches_scikit_learn_on_the_test_items(lab, annotator):
     model = _retrain(lab)
-    body = api_client(annotator).get(f"/api/v1/models/{model.pk}/evaluation?k=3").json()
+    # The admin's view: annotators get it without the per-item lists and segments
+    # (tests/labeling/test_annotator_blindness.py).
+    body = api_client(lab.created_by).get(f"/api/v1/models/{model.pk}/evaluation?k=3").json()
     report = body["evaluation"]
     test = _test_items(lab)
     texts, y_true = [i.text for i in test], [i.label.name for i in test]
@@ -131,7 +133,7 @@ def test_no_training_item_is_ever_counted_in_the_evaluation(owner):
 
 def test_model_page_draws_the_stored_evaluation_without_refitting(client, lab, annotator, outsider):
     model = _retrain(lab)
-    client.force_login(annotator)
+    client.force_login(lab.created_by)  # the admin's page: annotators get no per-item lists
     refit = AssertionError("the page must not fit anything")
     with (
         mock.patch.object(training, "fit_pipeline", side_effect=refit),

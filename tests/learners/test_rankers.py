@@ -105,7 +105,8 @@ def test_error_model_falls_back_to_margin_and_says_so_when_mistakes_are_few():
     assert ranker.model_ is None
     proba = np.array([[0.9, 0.1], [0.55, 0.45]])
     assert sampling.query(ranker, X[:2], proba, [1, 2], k=1).tolist() == [2]
-    assert "only 0 past mistakes" in ranker.explain(0.9, proba[1], ["a", "b"])
+    assert ranker.fallback_ == "only 0 past mistakes to learn from"
+    assert ranker.explain(0.9, proba[1], ["a", "b"]) == sampling.describe_guess(proba[1], ["a", "b"])
 
 
 def test_novelty_ranks_the_item_unlike_the_labeled_ones_first():
