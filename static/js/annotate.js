@@ -115,12 +115,18 @@
     return Array.from(ids).slice(-MAX_EXCLUDE);
   }
 
+  const HELD = "held";
+  let held = false;
+
   function fetchNext() {
     if (fetching) return fetching;
     const query = excludeIds().map((id) => "exclude=" + id).join("&");
     fetching = Sift.api("GET", "/api/v1/projects/" + projectId + "/next" + (query ? "?" + query : ""))
       .then((result) => {
         if (result.status === 204) return null;
+        // 409: this annotator holds as many items as allowed (SIFT_MAX_LEASES), most of them labels
+        // still on their way; ask again once they are sent, without calling it "nothing left".
+        if (result.status === 409) return HELD;
         if (result.status === 401) throw new Error("signed-out");
         if (result.status >= 500 || result.status === 429) throw new Error("server");
         if (!result.ok) throw new Error((result.data && result.data.error) || "server");
@@ -149,6 +155,11 @@
         showConnection();
       }
       outbox.reachable();
+      held = data === HELD;
+      if (held) {
+        retryLater();
+        return;
+      }
       exhausted = data === null;
       if (exhausted) return;
       const known = (current && current.item.id === data.item.id) || upcoming.some((d) => d.item.id === data.item.id);
@@ -192,6 +203,10 @@
     // No item because the server could not be asked: that is not "nothing left".
     if (!next && unreachable) {
       show(null, undefined, true);
+      return;
+    }
+    if (!next && held) {
+      renderWaiting();
       return;
     }
     markPrefetched();
