@@ -78,26 +78,38 @@ def start_worker(
     return worker
 
 
-def start_beat(env: dict, folder: Path) -> Service:
+def start_beat(env: dict, folder: Path, *, wait: bool = True) -> Service:
     folder.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "celery", "-A", "config", "beat",
         "--schedule", str(folder / "celerybeat-schedule"), "--loglevel", "INFO",
     ]  # fmt: skip
     beat = start("beat", command, env, folder / "beat.log")
-    beat.wait_for(b"beat: Starting", 60)
+    if wait:
+        beat.wait_for(b"beat: Starting", 60)
     return beat
 
 
-def start_web(env: dict, port: int, log: Path, workers: int = 2) -> Service:
+def start_web(env: dict, port: int, log: Path, *, workers: int = 2, wait: bool = True) -> Service:
     command = [
         sys.executable, "-m", "gunicorn", "config.wsgi",
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60",
     ]  # fmt: skip
     web = start("gunicorn", command, env, log)
-    web.wait_for(b"Booting worker", 60)
-    wait_for(lambda: call(port, "GET", "/api/v1/projects")[0] in (401, 403), 30, "gunicorn to answer", log)
+    if wait:
+        wait_for_web(web, port)
     return web
+
+
+def wait_for_web(web: Service, port: int) -> None:
+    web.wait_for(b"Booting worker", 60)
+    # Its workers import the app after booting: on a busy machine that takes a while.
+    wait_for(
+        lambda: call(port, "GET", "/api/v1/projects", timeout=5)[0] in (401, 403),
+        120,
+        "gunicorn to answer",
+        web.log,
+    )
 
 
 class RedisServer:
@@ -136,7 +148,9 @@ class RedisServer:
         self.process = None
 
 
-def call(port: int, method: str, path: str, token: str | None = None, body: dict | None = None):
+def call(
+    port: int, method: str, path: str, token: str | None = None, body: dict | None = None, timeout: float = 30
+):
     """One HTTP request to a server on 127.0.0.1: (status, parsed JSON or None; 0 if no answer)."""
     headers = {"Authorization": f"Token {token}"} if token else {}
     data = None
@@ -144,7 +158,7 @@ def call(port: int, method: str, path: str, token: str | None = None, body: dict
         headers["Content-Type"] = "application/json"
         data = json.dumps(body)
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         conn.request(method, path, body=data, headers=headers)
         response = conn.getresponse()
         raw = response.read()
