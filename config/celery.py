@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -17,3 +18,18 @@ REDIS_TRANSPORT = "config.broker_transport:Transport"
 def _use_sift_redis_transport(sender: Celery, **kwargs: object) -> None:
     if sender.conf.broker_url and sender.conf.broker_url.startswith(("redis://", "rediss://")):
         sender.conf.broker_transport = REDIS_TRANSPORT
+
+
+@worker_init.connect
+def refuse_to_start_when_misconfigured(**kwargs: object) -> None:
+    """Run Django's system checks in the worker too (an unwritable SIFT_ARTIFACT_DIR, ...).
+
+    `manage.py runserver` and `check` run them, the worker did not: it started and then failed
+    every retrain at its last step.
+    """
+    from django.core import checks
+
+    errors = [e for e in checks.run_checks() if e.is_serious()]
+    if errors:
+        # SystemExit, not an exception: Celery logs and ignores exceptions raised by signal handlers.
+        raise SystemExit("The worker cannot start: " + " ".join(f"{e.msg} ({e.id})" for e in errors))

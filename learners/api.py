@@ -1,5 +1,7 @@
 """JSON API of the learners app: retrain, jobs, model versions."""
 
+from collections.abc import Callable
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -8,24 +10,31 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling.access import get_project_for_user, visible_projects
-from learners import lifecycle, reports, services, simulation_jobs
+from learners import jobs, lifecycle, reports, services, simulation_jobs
 from learners.access import get_model_for_user
 from learners.forms import TopKForm
 from learners.models import Job, ModelVersion
 from learners.serializers import JobSerializer, ModelVersionSerializer, SimulationSerializer
 
 
-@extend_schema(request=None, responses={202: dict, 409: dict})
-@api_view(["POST"])
-def project_retrain(request: Request, pk: int) -> Response:
-    project = get_project_for_user(request.user, pk=pk, admin=True)
+def _started(start: Callable[[], Job]) -> Response:
+    """202 with the new job; 409 with the job already running; 503 when the queue is down."""
     try:
-        job = services.start_retrain(project, request.user)
-    except services.RetrainInProgress as exc:
+        job = start()
+    except jobs.JobInProgress as exc:
         return Response(
             {"error": str(exc), "job": JobSerializer(exc.job).data}, status=status.HTTP_409_CONFLICT
         )
+    except jobs.QueueUnreachable as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(request=None, responses={202: dict, 409: dict, 503: dict})
+@api_view(["POST"])
+def project_retrain(request: Request, pk: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    return _started(lambda: services.start_retrain(project, request.user))
 
 
 @extend_schema(responses=JobSerializer(many=True))
@@ -50,15 +59,16 @@ def project_models(request: Request, pk: int) -> Response:
     return Response(ModelVersionSerializer(versions, many=True).data)
 
 
-@extend_schema(request=SimulationSerializer, responses={202: dict})
+@extend_schema(request=SimulationSerializer, responses={202: dict, 503: dict})
 @api_view(["POST"])
 def project_simulations(request: Request, pk: int) -> Response:
     """Would active learning help here, and which strategy? Replays the project's labels."""
     project = get_project_for_user(request.user, pk=pk, admin=True)
     serializer = SimulationSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    job = simulation_jobs.start_simulation(project, request.user, serializer.validated_data)
-    return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+    return _started(
+        lambda: simulation_jobs.start_simulation(project, request.user, serializer.validated_data)
+    )
 
 
 @extend_schema(responses=ModelVersionSerializer)
@@ -67,19 +77,14 @@ def model_detail(request: Request, pk: str) -> Response:
     return Response(ModelVersionSerializer(get_model_for_user(request.user, pk)).data)
 
 
-@extend_schema(request=None, responses={202: dict, 400: dict, 409: dict})
+@extend_schema(request=None, responses={202: dict, 400: dict, 409: dict, 503: dict})
 @api_view(["POST"])
 def model_activate(request: Request, pk: str) -> Response:
     model_version = get_model_for_user(request.user, pk, admin=True)
     try:
-        job = lifecycle.start_activation(model_version, request.user)
+        return _started(lambda: lifecycle.start_activation(model_version, request.user))
     except lifecycle.ActivationRefused as exc:
         return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-    except lifecycle.ActivationInProgress as exc:
-        return Response(
-            {"error": str(exc), "job": JobSerializer(exc.job).data}, status=status.HTTP_409_CONFLICT
-        )
-    return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(responses=dict)
