@@ -7,6 +7,7 @@ import uuid
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Max, Q
+from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
@@ -194,6 +195,25 @@ class NothingToUndo(Exception):
         super().__init__(f"You have no label on item {item_id} to take back.")
 
 
+class NoRoomForLabel(Exception):
+    """The item's `overlap` places are taken by other annotators' labels or live leases."""
+
+    def __init__(self, item_id: int, overlap: int, *, held: bool):
+        places = f"{overlap} label{'s' if overlap != 1 else ''}"
+        if held:
+            message = (
+                f"Item {item_id} is now held by another annotator (this project wants {places} per "
+                "item and the other places are taken); your lease on it expired or you never had one. "
+                "Ask for the next item."
+            )
+        else:
+            message = (
+                f"Item {item_id} already has its {places} from other annotators and needs no more. "
+                "Ask for the next item."
+            )
+        super().__init__(message)
+
+
 def save_annotation(
     item: Item,
     user: AbstractBaseUser,
@@ -206,12 +226,18 @@ def save_annotation(
     """Record a label (None: take the user's label back); return it and whether it is new.
 
     A repeated `client_id` returns the first annotation: a retried submit counts once.
-    Raises ClientIdReused when the `client_id` already labeled another item, and
-    NothingToUndo when the user takes back a label they do not hold.
+    Raises ClientIdReused when the `client_id` already labeled another item,
+    NothingToUndo when the user takes back a label they do not hold, and NoRoomForLabel
+    when a new human vote finds the item's `overlap` places taken by others.
     """
     with transaction.atomic():
         # Lock the item: its resolved label is recomputed from all of its annotations,
         # and two annotators labeling it at once must not both base it on a stale set.
+        # The same lock makes the overlap check below hold: without it two annotators
+        # posting on an item with one place left would both count the votes before either
+        # inserts, and both get a 201. The queue leases items under this lock too
+        # (SELECT ... FOR UPDATE SKIP LOCKED), so a lease being handed out right now is
+        # committed, and counted, before the check reads the leases.
         # The lock comes before the client_id check so that a double submit (two requests
         # with one client_id at once) is serialized here instead of racing to the insert.
         item = Item.objects.select_for_update().get(pk=item.pk)
@@ -223,6 +249,8 @@ def save_annotation(
                 return existing, False
         if label is None and not _holds_vote(item, user):
             raise NothingToUndo(item.pk)
+        if label is not None and origin == Origin.HUMAN:
+            _check_room(item, user)
         lease = Lease.objects.filter(item=item, user=user).first()
         annotation = Annotation.objects.create(
             item=item,
@@ -250,15 +278,39 @@ def _holds_vote(item: Item, user: AbstractBaseUser) -> bool:
     return latest is not None and latest.label_id is not None
 
 
-def refresh_item_label(item: Item) -> None:
-    """Recompute the item's resolved label from its annotations (caller holds the lock)."""
-    votes = [
+def _check_room(item: Item, user: AbstractBaseUser) -> None:
+    """Refuse a new vote on an item whose `overlap` places others already fill (caller holds the lock).
+
+    The queue serves an item to at most `overlap` annotators, but a label can arrive
+    without the queue: a direct POST, or a page that kept an item past its lease while the
+    item went to someone else. A correction of one's own live vote always passes, and an
+    imported label takes no place: overlap counts people, and checking imported labels by
+    hand is a review, not a second assignment.
+    """
+    voters = resolve(_votes(item)).voters
+    if str(user.pk) in voters:
+        return
+    overlap = item.project.overlap
+    others = sum(voter != "import" for voter in voters)
+    if others >= overlap:
+        raise NoRoomForLabel(item.pk, overlap, held=False)
+    leased = Lease.objects.filter(item=item, expires_at__gt=timezone.now()).exclude(user=user).count()
+    if others + leased >= overlap:
+        raise NoRoomForLabel(item.pk, overlap, held=True)
+
+
+def _votes(item: Item) -> list[Vote]:
+    return [
         Vote(pk, "import" if origin == Origin.IMPORT else str(user_id), label_id, origin)
         for pk, user_id, label_id, origin in item.annotations.order_by("pk").values_list(
             "pk", "user_id", "label_id", "origin"
         )
     ]
-    resolved = resolve(votes)
+
+
+def refresh_item_label(item: Item) -> None:
+    """Recompute the item's resolved label from its annotations (caller holds the lock)."""
+    resolved = resolve(_votes(item))
     item.label_id = resolved.label_id
     item.label_origin = resolved.origin
     item.label_count = resolved.label_count
