@@ -32,6 +32,8 @@ from tests.processes import (
 # Short periods so that a lost job is noticed within seconds (production: a minute or so).
 SWEEP_SECONDS = 2
 STALL_SECONDS = 6
+HEARTBEAT_SECONDS = 2  # settings want a stall period of 3 heartbeats at least
+RESEND_SECONDS = 4
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Stack:
             SIFT_QUEUE="sift",
             SIFT_SWEEP_SECONDS=str(SWEEP_SECONDS),
             SIFT_JOB_STALL_SECONDS=str(STALL_SECONDS),
+            SIFT_HEARTBEAT_SECONDS=str(HEARTBEAT_SECONDS),
+            SIFT_JOB_RESEND_SECONDS=str(RESEND_SECONDS),
             # Cross-validation is a job of its own after a retrain; these tests are not about it.
             SIFT_CV_FOLDS="0",
         )

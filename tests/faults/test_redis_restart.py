@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.slow, needs_postgres, needs_redis_
 
 def test_the_worker_survives_a_redis_restart_mid_retrain_and_the_job_ends(stack):
     # 77 intents: a retrain that lasts long enough to restart Redis under it.
-    team = make_team(banking_labels(77), per_label=30, n_labeled=1500)
+    team = make_team(banking_labels(77), per_label=25, n_labeled=1200)
     stack.up()
     worker = stack.services[1]
     status, body = stack.call("POST", f"/api/v1/projects/{team.project.pk}/retrain", team.owner_token)

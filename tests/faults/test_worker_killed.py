@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.worker, pytest.mark.slow, needs_postgres, needs_redis_
 
 
 def test_a_worker_killed_mid_retrain_fails_the_job_within_the_sweep_and_the_retry_succeeds(stack):
-    team = make_team(banking_labels(77), per_label=30, n_labeled=1500)
+    # Big enough to be caught running, small enough that the retry is quick.
+    team = make_team(banking_labels(20), per_label=30, n_labeled=400)
     stack.up()
     worker = stack.services[1]
     status, body = stack.call("POST", f"/api/v1/projects/{team.project.pk}/retrain", team.owner_token)
