@@ -59,10 +59,12 @@ def markdown(results: list[dict], info: dict) -> str:
         )
     lines += [
         "",
-        "Time to recovery: from the end of the fault until a retrain started after it succeeded "
-        "(so it includes that retrain's own run time). Labels lost: annotations answered 201 that "
-        "are not in the database. Status counts are over the whole phase; during the fault itself: "
-        "`statuses_during_fault` in faults.json.",
+        "Time to recovery, from the end of the fault: for Redis down, PostgreSQL and the artifact "
+        "folder, until a worker runs a retrain asked for after it (the loop works again); for the "
+        "Redis restart and the killed worker, until the retrain under the fault (or its retry) "
+        "succeeded. Labels lost: annotations answered 201 that are not in the database. Status "
+        "counts are over the whole phase (`statuses_during_fault` in faults.json: the fault alone); "
+        "0 is no answer within 30 s.",
         "",
     ]
     return "\n".join(lines)

@@ -71,6 +71,12 @@ class Stack:
         self.web.wait_for(b"Booting worker", 120)
         self.worker.wait_for(b"ready.", 120)
         self.beat.wait_for(b"beat: Starting", 120)
+        # gunicorn's workers import the app after booting; the first annotators would time out.
+        deadline = time.monotonic() + 180
+        while api(self.web_port, "GET", "/api/v1/projects", "")[0] not in (401, 403):
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn never answered")
+            time.sleep(0.5)
 
     def start_redis(self) -> None:
         command = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1"]
@@ -145,7 +151,7 @@ def api(port: int, method: str, path: str, token: str) -> tuple[int, dict]:
     """One request as the project's owner: (status, JSON body or {}; 0 when nothing answered)."""
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request(method, path, headers={"Authorization": f"Token {token}"})
+        conn.request(method, path, headers={"Authorization": f"Token {token}"} if token else {})
         response = conn.getresponse()
         raw = response.read()
         conn.close()
