@@ -351,9 +351,10 @@ def main() -> None:
             result["phase_seconds"] = round(time.monotonic() - started, 1)
             print(json.dumps(result), flush=True)
             results.append(result)
+            # After every phase: a run cut short still leaves what it measured.
+            faults_report.write(results, faults_report.run_info(args, settings), args.out)
     finally:
         stack.stop()
-    faults_report.write(results, faults_report.run_info(args, settings), args.out)
 
 
 def parse_args() -> argparse.Namespace:
