@@ -107,11 +107,15 @@ class Bench:
         return None
 
     def wait_retry(self, job: Job, timeout: float) -> Job | None:
-        """The retrain the sweeper started in place of a failed one, once it ended."""
+        """The retrain that took a failed one's place, once it ended.
+
+        The sweeper retries a silent retrain (params retry_of); a retrain started meanwhile
+        (an annotation's automatic one fails the silent job first) replaces it instead.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            retry = Job.objects.filter(project=self.project, kind=RETRAIN, params__retry_of=job.pk).first()
-            if retry is not None:
+            later = Job.objects.filter(project=self.project, kind=RETRAIN, pk__gt=job.pk).order_by("pk")
+            if (retry := later.first()) is not None:
                 return self.wait_job(retry.pk, deadline - time.monotonic())
             time.sleep(0.5)
         return None
@@ -247,10 +251,11 @@ def phase_worker_killed(bench: Bench) -> dict:
         failed = bench.wait_job(job_id, 900, state=Job.State.FAILED)
         noticed = since(killed, failed)
         retry = bench.wait_retry(failed, 900) if failed else None
+        how = "retry" if retry and retry.params.get("retry_of") == job_id else "replacement"
         return {
             "noticed_after_s": noticed,
             "error": failed.error[:200] if failed else "not failed",
-            "retry": retry.state if retry else "none",
+            "retry": f"{how} {retry.state}" if retry else "none",
             "recovery_s": since(killed, retry),
         }
 
@@ -343,7 +348,7 @@ def main() -> None:
         stack.start()  # first: importing labeled rows already sends a retrain
         bench = Bench(args, stack)
         for name, title, phase in PHASES:
-            if name == "postgres-restart" and not args.pg_cluster:
+            if (name == "postgres-restart" and not args.pg_cluster) or name not in args.only:
                 continue
             print(f"== {title}", flush=True)
             started = time.monotonic()
@@ -365,7 +370,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pg-cluster", default="", help="VERSION/NAME of the cluster behind DATABASE_URL.")
     parser.add_argument("--redis-port", type=int, default=6390)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    names = [name for name, _, _ in PHASES]
+    parser.add_argument("--only", default=",".join(names), help=f"Some of: {','.join(names)}.")
     args = parser.parse_args()
+    args.only = args.only.split(",")
+    if unknown := set(args.only) - set(names):
+        parser.error(f"no such fault: {', '.join(sorted(unknown))}")
     args.annotators, args.team_seconds = (8, 60) if args.quick else (32, 180)
     args.fault_annotators = 4 if args.quick else 8
     args.redis_down_seconds = 10 if args.quick else 30
