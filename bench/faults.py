@@ -202,10 +202,7 @@ def phase_team(bench: Bench) -> dict:
     first = last_job_id()
     result = labeling(bench, bench.args.annotators, bench.args.team_seconds)
     # The retrains the team started end after it stops; each one counts.
-    deadline = time.monotonic() + 600
-    while bench.active_retrains().exists() and time.monotonic() < deadline:
-        time.sleep(1)
-    return {**result, **retrains_since(bench, first), "double_assigned": double_assigned(bench)}
+    return {**result, **settled(bench, first), "double_assigned": double_assigned(bench)}
 
 
 def phase_redis_down(bench: Bench) -> dict:
@@ -219,7 +216,7 @@ def phase_redis_down(bench: Bench) -> dict:
         return {}
 
     result = labeling(bench, bench.args.fault_annotators, bench.args.redis_down_seconds + 40, fault)
-    return {**result, "recovery_s": bench.recovered(marks["back"]), **retrains_since(bench, first)}
+    return {**result, "recovery_s": bench.recovered(marks["back"]), **settled(bench, first)}
 
 
 def phase_redis_restart_mid_task(bench: Bench) -> dict:
@@ -237,7 +234,7 @@ def phase_redis_restart_mid_task(bench: Bench) -> dict:
         return {"worker_alive": bench.stack.worker_alive(), "job": ended, "recovery_s": since(back, job)}
 
     result = labeling(bench, bench.args.fault_annotators, 20, fault)
-    return {**result, **retrains_since(bench, first)}
+    return {**result, **settled(bench, first)}
 
 
 def phase_worker_killed(bench: Bench) -> dict:
@@ -249,7 +246,7 @@ def phase_worker_killed(bench: Bench) -> dict:
         killed = time.monotonic()
         bench.stack.start_worker()  # what a restart policy does
         failed = bench.wait_job(job_id, 900, state=Job.State.FAILED)
-        noticed = since(killed, failed)
+        noticed = round(time.monotonic() - killed, 1) if failed else None
         retry = bench.wait_retry(failed, 900) if failed else None
         how = "retry" if retry and retry.params.get("retry_of") == job_id else "replacement"
         return {
@@ -260,7 +257,7 @@ def phase_worker_killed(bench: Bench) -> dict:
         }
 
     result = labeling(bench, bench.args.fault_annotators, 20, fault)
-    return {**result, **retrains_since(bench, first)}
+    return {**result, **settled(bench, first)}
 
 
 def phase_postgres_restart(bench: Bench) -> dict:
@@ -274,31 +271,47 @@ def phase_postgres_restart(bench: Bench) -> dict:
         return {}
 
     result = labeling(bench, bench.args.fault_annotators, 40, fault)
-    return {**result, "recovery_s": bench.recovered(marks["back"]), **retrains_since(bench, first)}
+    return {**result, "recovery_s": bench.recovered(marks["back"]), **settled(bench, first)}
 
 
 def phase_artifacts_unwritable(bench: Bench) -> dict:
     folder = Path(settings.ARTIFACT_DIR)
-    first = last_job_id()
-    set_writable(folder, False)
-    try:
-        job_id = bench.retrain_now()
-        job = bench.wait_job(job_id, 900) if job_id else None
-        bench.stack.kill_worker()
-        bench.stack.start_worker()
-        refused = wait_exit(bench.stack.worker, 120)
-    finally:
-        set_writable(folder, True)
-    back = time.monotonic()
-    if refused:
-        bench.stack.start_worker(wait=True)
-    return {
-        "job": job.state if job else "none",
-        "error": job.error[:200] if job else "",
-        "worker_refused_to_start": refused,
-        "recovery_s": bench.recovered(back),
-        **retrains_since(bench, first),
-    }
+    settle(bench)
+    first, marks = last_job_id(), {}
+
+    def fault() -> dict:
+        set_writable(folder, False)
+        try:
+            job_id = bench.retrain_now()
+            job = bench.wait_job(job_id, 900) if job_id else None
+            bench.stack.kill_worker()
+            bench.stack.start_worker()  # a restart with the folder still unwritable
+            refused = wait_exit(bench.stack.worker, 120)
+        finally:
+            set_writable(folder, True)
+        marks["back"] = time.monotonic()
+        if refused:
+            bench.stack.start_worker(wait=True)
+        return {
+            "job": job.state if job else "none",
+            "error": job.error[:200] if job else "",
+            "worker_refused_to_start": refused,
+        }
+
+    result = labeling(bench, bench.args.fault_annotators, 20, fault)
+    return {**result, "recovery_s": bench.recovered(marks["back"]), **settled(bench, first)}
+
+
+def settle(bench: Bench, timeout: float = 300) -> None:
+    """Wait for the active retrains to end, so that each phase counts its own."""
+    deadline = time.monotonic() + timeout
+    while bench.active_retrains().exists() and time.monotonic() < deadline:
+        time.sleep(1)
+
+
+def settled(bench: Bench, first: int) -> dict:
+    settle(bench)
+    return retrains_since(bench, first)
 
 
 def running_retrain(bench: Bench, progress: float = 0.0) -> int:
