@@ -111,3 +111,24 @@ bench-labels: $(VENV)/.runtime
 
 clean:
 	rm -rf $(VENV) var
+
+## Fault benchmark (bench/faults.py): gunicorn with 4 workers, a Celery worker, beat, a
+## redis-server of its own (port 6390) and a PostgreSQL cluster of its own (sift-faults on
+## port 5440: created, restarted 3 s under load, dropped at the end); writes
+## bench/results/faults.{json,md}. BENCH_FAULTS_ARGS=--quick: 8 annotators x 60 s.
+BENCH_FAULTS_PG ?= sift-faults
+BENCH_FAULTS_PG_PORT ?= 5440
+BENCH_FAULTS_ARGS ?=
+.PHONY: bench-faults
+bench-faults: $(VENV)/.runtime
+	pg_version=$$(ls /etc/postgresql | tail -1); \
+	pg_lsclusters -h | grep -q " $(BENCH_FAULTS_PG) " || \
+		pg_createcluster $$pg_version $(BENCH_FAULTS_PG) -p $(BENCH_FAULTS_PG_PORT) >/dev/null; \
+	sed -i 's|^host\( *all *all *127.0.0.1/32 *\)[a-z0-9-]*$$|host\1trust|' \
+		/etc/postgresql/$$pg_version/$(BENCH_FAULTS_PG)/pg_hba.conf; \
+	pg_ctlcluster --skip-systemctl-redirect $$pg_version $(BENCH_FAULTS_PG) restart; \
+	createdb -h 127.0.0.1 -p $(BENCH_FAULTS_PG_PORT) -U postgres bench_faults 2>/dev/null; \
+	DATABASE_URL=postgres://postgres@127.0.0.1:$(BENCH_FAULTS_PG_PORT)/bench_faults \
+	CELERY_BROKER_URL=redis://127.0.0.1:6390/0 \
+		$(BIN)/python bench/faults.py --pg-cluster $$pg_version/$(BENCH_FAULTS_PG) $(BENCH_FAULTS_ARGS); \
+	status=$$?; pg_dropcluster --stop $$pg_version $(BENCH_FAULTS_PG); exit $$status

@@ -9,6 +9,16 @@ app = Celery("sift")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Redis goes through our subclass of kombu's transport: with the stock one a Celery 5.7
+# worker exits when Redis restarts while a task runs (config/broker_transport.py says why).
+REDIS_TRANSPORT = "config.broker_transport:Transport"
+
+
+@app.on_after_configure.connect
+def _use_sift_redis_transport(sender: Celery, **kwargs: object) -> None:
+    if sender.conf.broker_url and sender.conf.broker_url.startswith(("redis://", "rediss://")):
+        sender.conf.broker_transport = REDIS_TRANSPORT
+
 
 @worker_init.connect
 def refuse_to_start_when_misconfigured(**kwargs: object) -> None:

@@ -7,32 +7,18 @@ queue of its own so that parallel test runs never take each other's tasks.
 
 import csv
 import io
-import os
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from config.celery import app
 from labeling.models import Project
 from tests.factories import api_client, csv_bytes, intent_rows, make_user
+from tests.processes import process_env, start_worker, wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.worker
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db["USER"] or "postgres"
-    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -40,54 +26,13 @@ def worker(transactional_db, tmp_path):
     queue = f"test-{uuid.uuid4().hex[:8]}"
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "SIFT_ARTIFACT_DIR": str(settings.ARTIFACT_DIR),
-        "SIFT_QUEUE": queue,
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "worker-test-key"),
-    }
     log = tmp_path / "worker.log"
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool",
-        "solo",
-        "--queues",
-        queue,
-        "--loglevel",
-        "INFO",
-        "--without-heartbeat",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    process = start_worker(process_env(SIFT_QUEUE=queue), queue, log)
     try:
-        _wait_for(lambda: b"ready." in log.read_bytes(), 60, "the worker to start", log)
         yield log
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process.stop(grace=20)
         app.conf.task_default_queue = previous_queue
-
-
-def _wait_for(condition, seconds: float, what: str, log: Path | None = None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.25)
-    tail = log.read_text(errors="replace")[-3000:] if log else ""
-    raise AssertionError(f"timed out waiting for {what}\n{tail}")
 
 
 def _banking_rows(labels: list[str], n_labeled: int) -> tuple[list[dict], dict[str, str]]:
@@ -105,7 +50,7 @@ def _wait_for_job(client, job_id: int, log: Path) -> dict:
         body = client.get(f"/api/v1/jobs/{job_id}").json()
         return body if body["state"] in ("succeeded", "failed") else None
 
-    body = _wait_for(finished, 120, f"job {job_id}", log)
+    body = wait_for(finished, 120, f"job {job_id}", log)
     assert body["state"] == "succeeded", body["error"]
     return body
 
@@ -206,7 +151,7 @@ def test_auto_retrain_fires_in_the_worker_after_retrain_every_labels_and_the_rea
         jobs = [j for j in client.get(f"/api/v1/projects/{pid}/jobs").json() if j["kind"] == "retrain"]
         return jobs if len(jobs) == 2 and jobs[0]["state"] in ("succeeded", "failed") else None
 
-    jobs = _wait_for(second_retrain, 180, "the automatic retrain", worker)
+    jobs = wait_for(second_retrain, 180, "the automatic retrain", worker)
     assert jobs[0]["state"] == "succeeded", jobs[0]["error"]
     model_b = jobs[0]["result"]["model"]
     assert model_b != model_a
