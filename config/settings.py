@@ -188,6 +188,13 @@ SIFT_RANKERS = ("random", "least_confidence", "margin", "entropy", "error", "nov
 SIFT_JOB_STALL_SECONDS = env.int("SIFT_JOB_STALL_SECONDS", default=10 * 60)
 SIFT_JOB_TIMEOUT_SECONDS = env.int("SIFT_JOB_TIMEOUT_SECONDS", default=2 * 60 * 60)
 
+# Input limits (see README "Security and input limits"). An upload beyond
+# SIFT_MAX_UPLOAD_BYTES is refused with 413 from its Content-Length, before its body is read.
+# 256 MB holds about a million typical rows; a web import runs inside the request, so a larger
+# file belongs to `manage.py import_items`, which streams from disk and has no size limit.
+SIFT_MAX_UPLOAD_BYTES = env.int("SIFT_MAX_UPLOAD_BYTES", default=256 * 1024 * 1024)
+SIFT_MAX_IMPORT_ROWS = env.int("SIFT_MAX_IMPORT_ROWS", default=5_000_000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
