@@ -5,6 +5,7 @@ broker (a Celery broker that needs no server process). Production sets DATABASE_
 (postgres://...) and CELERY_BROKER_URL (redis://...).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "labeling",
     "learners",
 ]
@@ -56,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -125,7 +128,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "labeling.throttling.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -141,6 +144,33 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Active-learning text labeling: projects, items, annotations, models, jobs.",
     "VERSION": "1",
 }
+
+# Rate limits (README "Security and input limits"). API: DRF throttles answer 429 with
+# Retry-After. Their counters live in the cache: set CACHE_URL (e.g. redis://...) when
+# several web processes run, or each counts alone.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "labeling.throttling.AnonThrottle",
+    "labeling.throttling.UserThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env.str("SIFT_API_ANON_RATE", default="60/min"),
+    # The labeling page makes a few API calls per label; 20/s per user leaves room for scripts.
+    "user": env.str("SIFT_API_USER_RATE", default="1200/min"),
+    "bad_token": env.str("SIFT_API_BAD_TOKEN_RATE", default="20/min"),
+}
+# Page logins: django-axes locks a username from one address out after
+# SIFT_LOGIN_FAILURE_LIMIT wrong passwords in a row, for SIFT_LOGIN_COOLOFF_MINUTES, with a 429
+# page. Per username+address, so nobody can lock another person out from elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "labeling.throttling.WebLoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("SIFT_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIFT_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 
 # Celery. The embedded default is kombu's filesystem transport: a real, separate worker
 # process picks messages up from a folder (it polls about once a second).
