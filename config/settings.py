@@ -44,12 +44,14 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "axes",
+    "csp",
     "labeling",
     "learners",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "labeling.upload_limits.UploadLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -171,6 +173,42 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIFT_LOGIN_COOLOFF_MINUTES", defa
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+
+# HTTPS and browser hardening (README "Security and input limits"). SIFT_HTTPS turns on the
+# SSL redirect, Secure cookies and HSTS together (Secure cookies alone would break logins over
+# plain HTTP). Default: on when DEBUG is off and Sift answers to any name but loopback, so a
+# local run on 127.0.0.1 (tests, benchmarks, docker-compose's default) stays plain HTTP.
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+SIFT_HTTPS = env.bool("SIFT_HTTPS", default=not DEBUG and not set(ALLOWED_HOSTS) <= _LOOPBACK)
+SECURE_SSL_REDIRECT = SIFT_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks call it over plain HTTP
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SIFT_HTTPS
+SECURE_HSTS_SECONDS = env.int("SIFT_HSTS_SECONDS", default=365 * 24 * 3600 if SIFT_HTTPS else 0)
+# Only when every subdomain is HTTPS too, and for the browsers' preload list: the domain's choice.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SIFT_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SIFT_HSTS_PRELOAD", default=False)
+# Behind a TLS-terminating proxy Django sees plain HTTP; trust the proxy's header only when
+# told to (any client could send it otherwise).
+if env.bool("SIFT_BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The pages load only their own scripts, so script-src is 'self' alone: text injected into a
+# page cannot run. Styles also allow inline: the templates' style attributes and the <style>
+# inside matplotlib's SVG plots, which cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Celery. The embedded default is kombu's filesystem transport: a real, separate worker
 # process picks messages up from a folder (it polls about once a second).
