@@ -308,19 +308,23 @@ def _parse_json_line(raw: str) -> dict:
         return {"__error__": str(exc)[:200]}
     if not isinstance(record, dict):
         return {"__error__": "each line must be a JSON object"}
+    try:
+        # Only JSON can carry these: CSV cells are decoded UTF-8 with NUL bytes refused.
+        _check_value(record, 0)
+    except ValueError as exc:
+        return {"__error__": str(exc)}
     return record
 
 
 def _check_record(line: int, record: dict, label_names: set[str] | None) -> ParsedRow:
     if "__error__" in record:
         raise ValueError(record["__error__"])
-    _check_value(record, 0)
     text = record.get("text")
     if text is None:
         raise ValueError("has no 'text'")
     if not isinstance(text, str):
         raise ValueError("'text' must be a string")
-    if not text.strip():
+    if not text or text.isspace():  # isspace, not strip: no copy of every text
         raise ValueError("'text' is empty")
     if len(text) > MAX_TEXT_LENGTH:
         raise ValueError(f"'text' is longer than {MAX_TEXT_LENGTH:,} characters")
