@@ -6,7 +6,8 @@ import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, ManagementUtility, call_command
+from django.db import connections
 from django.urls import reverse
 
 from labeling import importing
@@ -127,6 +128,25 @@ def test_command_refuses_hostile_file_with_one_clear_error(seeded, tmp_path, cas
     if row is not None:
         assert f"row {row}:" in text
     assert "Traceback" not in text
+    _assert_nothing_imported(seeded)
+
+
+@pytest.mark.parametrize(("case", "name", "data", "row", "message"), HOSTILE[:4], ids=_ids(HOSTILE[:4]))
+def test_command_line_prints_the_error_and_exits_1(
+    seeded, tmp_path, capsys, monkeypatch, case, name, data, row, message
+):
+    # As from a shell: Django prints a CommandError as one line on stderr and exits 1.
+    monkeypatch.setattr(connections, "close_all", lambda: None)  # run_from_argv's; the test needs the db
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(SystemExit) as exited:
+        ManagementUtility(["manage.py", "import_items", seeded.slug, str(path)]).execute()
+
+    err = capsys.readouterr().err
+    assert exited.value.code == 1
+    assert err.startswith(f"CommandError: {name}: ")
+    assert message in err
+    assert "Traceback" not in err
     _assert_nothing_imported(seeded)
 
 
