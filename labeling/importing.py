@@ -110,7 +110,10 @@ def iter_rows(upload: BinaryIO, file_name: str, label_names: set[str] | None) ->
     """Yield the rows of a file that check_upload accepted, each with its external id."""
     ids = _IdAssigner(check=False)
     for line, record in _records(upload, file_name, _sniff(upload, file_name), hashlib.sha256()):
-        row = _check_record(line, record, label_names)
+        try:
+            row = _check_record(line, record, label_names)
+        except ValueError as exc:  # only if the file changed on disk between the two reads
+            raise _fatal("The file changed while it was imported", line, str(exc)) from None
         ids.assign(row)
         yield row
 

@@ -195,3 +195,13 @@ def test_a_file_on_disk_is_read_line_by_line_and_imports(seeded, owner, settings
     assert response.status_code == 201
     assert response.json()["imported"] == 5_000
     assert seeded.items.count() == 5_001
+
+
+def test_a_file_that_changes_between_the_two_reads_is_a_clear_error():
+    # iter_rows re-reads what check_upload accepted; here the "second read" meets a bad row.
+    changed = io.BytesIO(b"text,label\nfine,\nnow bad,unknown\n")
+    with pytest.raises(importing.ImportRejected) as caught:
+        list(importing.iter_rows(changed, "a.csv", {"positive"}))
+
+    assert caught.value.message == "The file changed while it was imported; nothing was imported."
+    assert caught.value.rows[0]["row"] == 3
