@@ -32,6 +32,7 @@ def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedPro
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SIFT_", "DEBUG", "ALLOWED_HOSTS"))}
     clean.update(SIFT_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", **env)
     clean.pop("DATABASE_URL", None)
+    clean.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # browser tests set it; a deployment never does
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
     )
