@@ -37,6 +37,8 @@ ENV_DEFAULTS = {
     "SECRET_KEY": "bench-scale-only",
     "DJANGO_SETTINGS_MODULE": "config.settings",
     "SIFT_ARTIFACT_DIR": str(ROOT / "var" / "bench-scale" / "artifacts"),
+    # Its annotators label at full speed on purpose: the API's per-user throttle must not cap them.
+    "SIFT_API_USER_RATE": "1000000/min",
 }
 for _name, _value in ENV_DEFAULTS.items():
     os.environ.setdefault(_name, _value)

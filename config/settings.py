@@ -5,6 +5,7 @@ broker (a Celery broker that needs no server process). Production sets DATABASE_
 (postgres://...) and CELERY_BROKER_URL (redis://...).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -46,19 +47,24 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc assets, served from here (no CDN)
+    "axes",
+    "csp",
     "labeling",
     "learners",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "labeling.upload_limits.UploadLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
     # Last, so that it is the first to see an exception a view raised.
     "labeling.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -136,7 +142,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "labeling.throttling.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -165,6 +171,69 @@ SPECTACULAR_SETTINGS = {
 }
 # CSRF failures on /api/ paths answer JSON like every other API error.
 CSRF_FAILURE_VIEW = "labeling.api_errors.csrf_failure"
+
+# Rate limits (README "Security and input limits"). API: DRF throttles answer 429 with
+# Retry-After. Their counters live in the cache: set CACHE_URL (e.g. redis://...) when
+# several web processes run, or each counts alone.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "labeling.throttling.AnonThrottle",
+    "labeling.throttling.UserThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env.str("SIFT_API_ANON_RATE", default="60/min"),
+    # The labeling page makes a few API calls per label; 20/s per user leaves room for scripts.
+    "user": env.str("SIFT_API_USER_RATE", default="1200/min"),
+    "bad_token": env.str("SIFT_API_BAD_TOKEN_RATE", default="20/min"),
+}
+# Page logins: django-axes locks a username from one address out after
+# SIFT_LOGIN_FAILURE_LIMIT wrong passwords in a row, for SIFT_LOGIN_COOLOFF_MINUTES, with a 429
+# page. Per username+address, so nobody can lock another person out from elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "labeling.throttling.WebLoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("SIFT_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIFT_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+
+# HTTPS and browser hardening (README "Security and input limits"). SIFT_HTTPS turns on the
+# SSL redirect, Secure cookies and HSTS together (Secure cookies alone would break logins over
+# plain HTTP). Default: on when DEBUG is off and Sift answers to any name but loopback, so a
+# local run on 127.0.0.1 (tests, benchmarks, docker-compose's default) stays plain HTTP.
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+SIFT_HTTPS = env.bool("SIFT_HTTPS", default=not DEBUG and not set(ALLOWED_HOSTS) <= _LOOPBACK)
+SECURE_SSL_REDIRECT = SIFT_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks call it over plain HTTP
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SIFT_HTTPS
+SECURE_HSTS_SECONDS = env.int("SIFT_HSTS_SECONDS", default=365 * 24 * 3600 if SIFT_HTTPS else 0)
+# Only when every subdomain is HTTPS too, and for the browsers' preload list: the domain's choice.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SIFT_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SIFT_HSTS_PRELOAD", default=False)
+# Behind a TLS-terminating proxy Django sees plain HTTP; trust the proxy's header only when
+# told to (any client could send it otherwise).
+if env.bool("SIFT_BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The pages load only their own scripts, so script-src is 'self' alone: text injected into a
+# page cannot run. Styles also allow inline: the templates' style attributes and the <style>
+# inside matplotlib's SVG plots, which cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Celery. The embedded default is kombu's filesystem transport: a real, separate worker
 # process picks messages up from a folder (it polls about once a second).
@@ -264,6 +333,13 @@ SIFT_TIME_LIMITS = {
     "simulate": env.int("SIFT_TIME_LIMIT_SIMULATE", default=4 * 60 * 60),
 }
 SIFT_TIME_LIMIT_GRACE_SECONDS = env.int("SIFT_TIME_LIMIT_GRACE_SECONDS", default=60)
+
+# Input limits (see README "Security and input limits"). An upload beyond
+# SIFT_MAX_UPLOAD_BYTES is refused with 413 from its Content-Length, before its body is read.
+# 256 MB holds about a million typical rows; a web import runs inside the request, so a larger
+# file belongs to `manage.py import_items`, which streams from disk and has no size limit.
+SIFT_MAX_UPLOAD_BYTES = env.int("SIFT_MAX_UPLOAD_BYTES", default=256 * 1024 * 1024)
+SIFT_MAX_IMPORT_ROWS = env.int("SIFT_MAX_IMPORT_ROWS", default=5_000_000)
 
 LOGGING = {
     "version": 1,

@@ -107,7 +107,7 @@ def project_imports(request: Request, pk: int) -> Response:
     serializer.is_valid(raise_exception=True)
     upload = serializer.validated_data["file"]
     try:
-        batch = services.import_items(project, request.user, upload.read(), upload.name)
+        batch = services.import_items(project, request.user, upload, upload.name)
     except ImportRejected as exc:
         return Response({"error": exc.message, "rows": exc.rows}, status=status.HTTP_400_BAD_REQUEST)
     counts = {"imported": batch.rows, "pool": batch.pool, "test": batch.test, "labeled": batch.labeled}

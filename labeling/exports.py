@@ -21,6 +21,8 @@ EXPORT_COLUMNS = ["id", "text", "label", "split", "labeled_by", "labeled_at", "a
 FORMATS = ("csv", "jsonl")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 _ROWS_PER_CHUNK = 500
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+TEXT_COLUMNS = ("id", "text", "label", "labeled_by")  # user-written cells of the CSV export
 
 
 @dataclass(frozen=True)
@@ -126,18 +128,38 @@ def stream_export(rows: Iterable[DatasetRow], fmt: str) -> Iterator[bytes]:
         yield "".join(buffer).encode()
 
 
+def spreadsheet_safe(value: str) -> str:
+    """Neutralise a CSV cell a spreadsheet would run as a formula (OWASP "CSV injection").
+
+    A cell starting with = + - @, a tab or a carriage return gets a leading single quote,
+    which spreadsheets show as text. Only the CSV export does this; JSONL and Parquet keep
+    the raw text.
+    """
+    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
+
+
 def _csv_lines(rows: Iterable[DatasetRow]) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    # csv quotes a field holding "\n" but not one holding only "\r" (it is not in the line
+    # terminator), and a reader then splits the row there; such rows are written all quoted.
+    quoting_all = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writeheader()
     for row in rows:
         record = row.as_export()
-        record["meta"] = _canonical_json(record["meta"])
-        writer.writerow(record)
+        for column in TEXT_COLUMNS:
+            record[column] = spreadsheet_safe(record[column])
+        record["meta"] = _canonical_json(record["meta"])  # starts with "{": never a formula
+        (quoting_all if any(map(_unquoted_cr, record.values())) else writer).writerow(record)
         yield out.getvalue()
         out.seek(0)
         out.truncate()
     yield out.getvalue()
+
+
+def _unquoted_cr(value: object) -> bool:
+    # Only rows that csv would have broken change: others keep their bytes (and versions their sha256).
+    return isinstance(value, str) and "\r" in value and not any(c in value for c in '\n,"')
 
 
 def _jsonl_lines(rows: Iterable[DatasetRow]) -> Iterator[str]:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
+from labeling.importing import excerpt
 from labeling.models import Membership, Project
 
 MAX_LABELS = 500
@@ -15,6 +16,18 @@ TEST_FRACTION_HELP = (
     "no strategy picked: 0.2 keeps about one in five. Decided per item at import, never changed, "
     "and fixed once the first file is imported."
 )
+MAX_LABEL_LENGTH = 100
+# Guidelines are shown on every labeling page; 100,000 characters is a long handbook.
+MAX_GUIDELINES_LENGTH = 100_000
+
+
+def clean_guidelines(value: str) -> str:
+    """Refuse guidelines beyond the limit, saying how long they are (never echoing them)."""
+    if len(value) > MAX_GUIDELINES_LENGTH:
+        raise ValidationError(
+            f"Guidelines are at most {MAX_GUIDELINES_LENGTH:,} characters (these have {len(value):,})."
+        )
+    return value
 
 
 def clean_label_names(names: list[str]) -> list[str]:
@@ -22,15 +35,16 @@ def clean_label_names(names: list[str]) -> list[str]:
     cleaned = [name.strip() for name in names]
     if any(not name for name in cleaned):
         raise ValidationError("Label names cannot be empty.")
-    if any(len(name) > 100 for name in cleaned):
-        raise ValidationError("Label names are at most 100 characters.")
+    if any(len(name) > MAX_LABEL_LENGTH for name in cleaned):
+        raise ValidationError(f"Label names are at most {MAX_LABEL_LENGTH} characters.")
     if len(cleaned) < 2:
         raise ValidationError("A project needs at least two labels.")
     if len(cleaned) > MAX_LABELS:
         raise ValidationError(f"A project has at most {MAX_LABELS} labels.")
     repeated = sorted({n for n in cleaned if cleaned.count(n) > 1})
     if repeated:
-        raise ValidationError(f"Labels repeat: {', '.join(repeated)}.")
+        # Names are at most MAX_LABEL_LENGTH here; ten of them keep the message short.
+        raise ValidationError(f"Labels repeat: {', '.join(repeated[:10])}.")
     return cleaned
 
 
@@ -46,6 +60,17 @@ def clean_project_name(name: str) -> str:
     if taken is not None:
         raise ValidationError(f"There is already a project named {taken!r}; choose another name.")
     return name
+
+
+def _clean_guidelines_field(form: forms.BaseForm) -> str:
+    value = form.cleaned_data["guidelines"]
+    try:
+        return clean_guidelines(value)
+    except ValidationError:
+        # The page shows the form again: cut at the limit, not the whole oversized text back.
+        form.data = form.data.copy()
+        form.data["guidelines"] = value[:MAX_GUIDELINES_LENGTH]
+        raise
 
 
 class ProjectForm(forms.ModelForm):
@@ -71,6 +96,9 @@ class ProjectForm(forms.ModelForm):
     def clean_labels(self) -> list[str]:
         return clean_label_names([n for n in self.cleaned_data["labels"].splitlines() if n.strip()])
 
+    def clean_guidelines(self) -> str:
+        return _clean_guidelines_field(self)
+
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="CSV or JSONL with a 'text' column; optional 'id' and 'label'.")
@@ -84,7 +112,7 @@ class MemberForm(forms.Form):
         name = self.cleaned_data["username"]
         user = get_user_model().objects.filter(username=name, is_active=True).first()
         if user is None:
-            raise ValidationError(f"There is no active user {name!r}.")
+            raise ValidationError(f"There is no active user {excerpt(name)}.")
         return user
 
 
@@ -158,6 +186,9 @@ class ProjectSettingsForm(forms.Form):
 
     def clean_strategy_weights(self) -> dict[str, float]:
         return clean_strategy_weights(self.cleaned_data["strategy_weights"])
+
+    def clean_guidelines(self) -> str:
+        return _clean_guidelines_field(self)
 
     def clean_cold_start_min_per_label(self) -> int:
         value = self.cleaned_data["cold_start_min_per_label"]

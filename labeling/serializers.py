@@ -4,7 +4,8 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.forms import clean_label_names, clean_project_name, clean_strategy_weights
+from labeling.forms import clean_guidelines, clean_label_names, clean_project_name, clean_strategy_weights
+from labeling.importing import excerpt
 from labeling.models import Annotation, DatasetVersion, Item, Label, Membership, Project
 from labeling.queue import UNAIDED_REASON, Served
 from labeling.services import SETTINGS_FIELDS
@@ -65,6 +66,9 @@ class ProjectSerializer(serializers.ModelSerializer):
     def validate_strategy_weights(self, value: object) -> dict[str, float]:
         return clean_strategy_weights(value)
 
+    def validate_guidelines(self, value: str) -> str:
+        return clean_guidelines(value)
+
     def validate_name(self, value: str) -> str:
         return clean_project_name(value)
 
@@ -80,7 +84,7 @@ class MemberSerializer(serializers.Serializer):
     def validate_username(self, value: str):
         user = get_user_model().objects.filter(username=value, is_active=True).first()
         if user is None:
-            raise serializers.ValidationError(f"There is no active user {value!r}.")
+            raise serializers.ValidationError(f"There is no active user {excerpt(value)}.")
         return user
 
 
@@ -117,8 +121,11 @@ class AnnotationSerializer(serializers.Serializer):
         project = self.context["item"].project
         label = project.labels.filter(name=value).first()
         if label is None:
-            names = ", ".join(project.labels.values_list("name", flat=True))
-            raise serializers.ValidationError(f"{value!r} is not one of this project's labels ({names}).")
+            names = list(project.labels.values_list("name", flat=True))
+            listed = ", ".join(names) if len(names) <= 20 else f"{len(names)} labels"
+            raise serializers.ValidationError(
+                f"{excerpt(value)} is not one of this project's labels ({listed})."
+            )
         return label
 
 
@@ -188,6 +195,9 @@ class ProjectSettingsSerializer(serializers.ModelSerializer):
 
     def validate_strategy_weights(self, value: object) -> dict[str, float]:
         return clean_strategy_weights(value)
+
+    def validate_guidelines(self, value: str) -> str:
+        return clean_guidelines(value)
 
     def validate(self, attrs: dict) -> dict:
         unknown = sorted(set(self.initial_data) - set(self.fields))

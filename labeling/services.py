@@ -1,9 +1,11 @@
 """Use cases of the labeling app: one function each, owning its transaction."""
 
-import hashlib
+import io
+import itertools
 import string
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -17,8 +19,10 @@ from labeling.importing import (
     MAX_REPORTED_ERRORS,
     ImportRejected,
     ParsedRow,
+    check_upload,
+    excerpt,
     import_summary,
-    parse_upload,
+    iter_rows,
 )
 from labeling.models import (
     Annotation,
@@ -84,97 +88,85 @@ def add_member(project: Project, user: AbstractBaseUser, role: str) -> Membershi
     return membership
 
 
-def import_items(project: Project, user: AbstractBaseUser | None, data: bytes, file_name: str) -> ImportBatch:
+def import_items(
+    project: Project, user: AbstractBaseUser | None, upload: bytes | BinaryIO, file_name: str
+) -> ImportBatch:
     """Check every row of a CSV/JSONL file, then import all of it in one transaction.
 
-    Raises ImportRejected (and writes nothing) when any row is bad.
+    Raises ImportRejected (and writes nothing) when any row is bad. The file is read twice
+    and inserted chunk by chunk, so memory does not grow with its size.
     """
+    upload = io.BytesIO(upload) if isinstance(upload, bytes) else upload
     labels = {label.name: label for label in project.labels.all()}
-    rows = parse_upload(data, file_name, set(labels))
+    summary = check_upload(upload, file_name, set(labels))
     with transaction.atomic():
         # Lock the project row: two imports into one project must not both pass the
         # duplicate-id check and then both insert; and split by the locked row's
         # test_fraction, which update_project_settings changes under the same lock.
         project = Project.objects.select_for_update().get(pk=project.pk)
-        _assign_ids(project, rows)
         batch = ImportBatch.objects.create(
             project=project,
             created_by=user,
             file_name=file_name[:255],
-            sha256=hashlib.sha256(data).hexdigest(),
-            rows=len(rows),
+            sha256=summary.sha256,
+            rows=summary.rows,
             pool=0,
             test=0,
             labeled=0,
         )
-        items = _insert_items(project, batch, rows, labels)
-        batch.test = sum(item.split == Split.TEST for item in items)
-        batch.pool = len(items) - batch.test
-        batch.labeled = sum(row.label is not None for row in rows)
-        batch.save(update_fields=["pool", "test", "labeled"])
+        _insert_rows(project, batch, iter_rows(upload, file_name, set(labels)), labels)
         items_imported.send(sender=Project, project=project, batch=batch)
         if batch.labeled:
             labels_added.send(sender=Project, project=project, count=batch.labeled)
     return batch
 
 
-def _assign_ids(project: Project, rows: list[ParsedRow]) -> None:
-    """Give rows without an id one from their text; reject ids the project already has."""
-    given = {row.external_id for row in rows if row.external_id is not None}
-    auto = [row for row in rows if row.external_id is None]
-    seen: dict[str, int] = {}
-    for row in auto:
-        # Repeats of one text in a file are kept apart by a counter; a text that an
-        # earlier import already holds is refused below, so importing a file twice is
-        # an error rather than a silent second copy.
-        base = row.content_hash[:16]
-        seen[base] = seen.get(base, 0) + 1
-        row.external_id = base if seen[base] == 1 else f"{base}-{seen[base]}"
-    taken = _existing_ids(project, [row.external_id for row in rows])
-    errors = [
-        {"row": row.line, "error": f"id {row.external_id!r} already exists in this project"}
-        for row in rows
-        if row.external_id in taken and row.external_id in given
-    ]
-    errors += [
-        {
+def _insert_rows(project: Project, batch: ImportBatch, rows: Iterator[ParsedRow], labels: dict) -> None:
+    """Insert the rows chunk by chunk; refuse (rolling back) ids the project already has."""
+    errors: list[dict] = []
+    n_errors = 0
+    while chunk := tuple(itertools.islice(rows, BULK_BATCH)):
+        chunk_errors = _taken_id_errors(project, chunk)
+        n_errors += len(chunk_errors)
+        errors.extend(chunk_errors[: MAX_REPORTED_ERRORS - len(errors)])
+        if not n_errors:
+            _insert_items(project, batch, chunk, labels)
+    if n_errors:
+        raise ImportRejected(import_summary(n_errors), errors)
+    batch.save(update_fields=["pool", "test", "labeled"])
+
+
+def _taken_id_errors(project: Project, rows: tuple[ParsedRow, ...]) -> list[dict]:
+    taken = set(
+        Item.objects.filter(project=project, external_id__in=[row.external_id for row in rows]).values_list(
+            "external_id", flat=True
+        )
+    )
+    return [
+        {"row": row.line, "error": f"id {excerpt(row.external_id)} already exists in this project"}
+        if row.id_given
+        else {
             "row": row.line,
-            "error": f"no id, and the same text is already item {row.external_id!r}; "
+            "error": f"no id, and the same text is already item {excerpt(row.external_id)}; "
             "add an 'id' column to import it again",
         }
-        for row in auto
-        if row.external_id in taken or row.external_id in given
+        for row in rows
+        if row.external_id in taken
     ]
-    if errors:
-        errors.sort(key=lambda e: e["row"])
-        raise ImportRejected(import_summary(len(errors)), errors[:MAX_REPORTED_ERRORS])
 
 
-def _existing_ids(project: Project, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), BULK_BATCH):
-        chunk = ids[start : start + BULK_BATCH]
-        found.update(
-            Item.objects.filter(project=project, external_id__in=chunk).values_list("external_id", flat=True)
-        )
-    return found
-
-
-def _insert_items(
-    project: Project, batch: ImportBatch, rows: list[ParsedRow], labels: dict[str, Label]
-) -> list[Item]:
-    items = []
-    for start in range(0, len(rows), BULK_BATCH):
-        chunk = rows[start : start + BULK_BATCH]
-        new = [_new_item(project, batch, row, labels) for row in chunk]
-        Item.objects.bulk_create(new)
-        Annotation.objects.bulk_create(
-            Annotation(item=item, user=batch.created_by, label=item.label, origin=Origin.IMPORT)
-            for item in new
-            if item.label is not None
-        )
-        items.extend(new)
-    return items
+def _insert_items(project: Project, batch: ImportBatch, rows: tuple[ParsedRow, ...], labels: dict) -> None:
+    new = [_new_item(project, batch, row, labels) for row in rows]
+    Item.objects.bulk_create(new)
+    Annotation.objects.bulk_create(
+        Annotation(item=item, user=batch.created_by, label=item.label, origin=Origin.IMPORT)
+        for item in new
+        if item.label is not None
+    )
+    n_test = sum(item.split == Split.TEST for item in new)
+    batch.test += n_test
+    batch.pool += len(new) - n_test
+    batch.labeled += sum(row.label is not None for row in rows)
 
 
 def _new_item(project: Project, batch: ImportBatch, row: ParsedRow, labels: dict) -> Item:

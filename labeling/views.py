@@ -95,7 +95,7 @@ def project_import(request: HttpRequest, slug: str) -> HttpResponse:
         return _render_detail(request, project, import_form=form, status=400)
     upload = form.cleaned_data["file"]
     try:
-        batch = services.import_items(project, request.user, upload.read(), upload.name)
+        batch = services.import_items(project, request.user, upload, upload.name)
     except ImportRejected as exc:
         errors = {"message": exc.message, "rows": exc.rows, "file": upload.name}
         return _render_detail(request, project, import_form=form, import_errors=errors, status=400)

@@ -19,14 +19,16 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"There is no project {project!r}.")
         try:
-            data = file.read_bytes()
+            upload = file.open("rb")
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
-        try:
-            batch = services.import_items(found, None, data, file.name)
-        except ImportRejected as exc:
-            lines = [f"  row {row['row']}: {row['error']}" for row in exc.rows]
-            raise CommandError("\n".join([f"{file.name}: {exc.message}", *lines])) from None
+        # Streamed from disk (read twice, line by line), never read whole into memory.
+        with upload:
+            try:
+                batch = services.import_items(found, None, upload, file.name)
+            except ImportRejected as exc:
+                lines = [f"  row {row['row']}: {row['error']}" for row in exc.rows]
+                raise CommandError("\n".join([f"{file.name}: {exc.message}", *lines])) from None
         self.stdout.write(
             f"Imported {batch.rows} items into {found.slug}: {batch.pool} pool, "
             f"{batch.test} test, {batch.labeled} labeled."
