@@ -55,6 +55,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it is the first to see an exception a view raised.
+    "labeling.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -88,6 +90,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a worker subprocess in the tests sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Reuse a connection across requests (PostgreSQL: no new backend per request), and check it
+# before each request reuses it, so that the first request after a database restart
+# reconnects instead of failing on the dead connection. SQLite opens a file: nothing to keep.
+_IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("SIFT_CONN_MAX_AGE", default=0 if _IS_SQLITE else 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -196,6 +204,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Sift's own knobs.
 SIFT_LEASE_SECONDS = env.int("SIFT_LEASE_SECONDS", default=10 * 60)
+# Live leases one annotator may hold in a project at once; asking for one more is a 409.
+# The labeling page holds three (the item on screen and two prefetched) plus, briefly, the
+# items whose labels are still on their way.
+SIFT_MAX_LEASES = env.int("SIFT_MAX_LEASES", default=5)
+if SIFT_MAX_LEASES < 1:
+    raise ImproperlyConfigured("SIFT_MAX_LEASES must be 1 or more.")
 SIFT_SKIP_COOLDOWN_SECONDS = env.int("SIFT_SKIP_COOLDOWN_SECONDS", default=30 * 60)
 # How many of the best-ranked items a retrain writes to the queue; items beyond it are
 # served in random order until the next retrain ranks them.

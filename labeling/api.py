@@ -19,7 +19,8 @@ from labeling.access import (
     visible_projects,
 )
 from labeling.importing import ImportRejected
-from labeling.queue import serve_next_item
+from labeling.overlap import NoRoomForLabel
+from labeling.queue import LeaseLimitReached, serve_next_item
 from labeling.serializers import (
     AnnotationSerializer,
     DatasetVersionSerializer,
@@ -97,7 +98,10 @@ def project_imports(request: Request, pk: int) -> Response:
 def project_next(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk)
     exclude = [int(v) for v in request.query_params.getlist("exclude") if v.isdigit()]
-    served = serve_next_item(project, request.user, exclude=exclude)
+    try:
+        served = serve_next_item(project, request.user, exclude=exclude)
+    except LeaseLimitReached as exc:
+        return Response({"error": str(exc), "held": exc.held}, status=status.HTTP_409_CONFLICT)
     if served is None:
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(serialize_served(served))
@@ -119,7 +123,7 @@ def item_annotations(request: Request, pk: int) -> Response:
             duration_ms=data.get("duration_ms"),
             client_id=data.get("client_id"),
         )
-    except services.ClientIdReused as exc:
+    except (services.ClientIdReused, NoRoomForLabel) as exc:
         return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
     except services.NothingToUndo as exc:
         return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)

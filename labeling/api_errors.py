@@ -8,10 +8,14 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from labeling.middleware import DATABASE_ERRORS, database_unavailable
+
 logger = logging.getLogger(__name__)
 
 
-def json_exception_handler(exc: Exception, context: dict) -> Response | None:
+def json_exception_handler(exc: Exception, context: dict) -> Response | JsonResponse | None:
+    if isinstance(exc, DATABASE_ERRORS):
+        return database_unavailable(context["request"], exc)
     response = exception_handler(exc, context)
     if response is None:
         if settings.DEBUG:

@@ -39,6 +39,17 @@ UNAIDED_REASON = "No suggestion on this one: label it on your own."
 OVERLAP_REASON = "A second opinion: another annotator labeled it, and this project wants {n} labels per item."
 
 
+class LeaseLimitReached(Exception):
+    """The annotator holds SIFT_MAX_LEASES live leases in the project and asked for one more."""
+
+    def __init__(self, held: list[int]):
+        self.held = held
+        super().__init__(
+            f"You hold {len(held)} items already, the most one annotator may hold at once: label or "
+            "skip one of them (or ask again without excluding them) before taking another."
+        )
+
+
 @dataclass(frozen=True)
 class Served:
     item: Item
@@ -68,7 +79,8 @@ def serve_next_item(
     """Lease the next item to `user` and return it with why it was chosen, or None.
 
     An item the user already holds (and did not list in `exclude`) is served again, so a
-    reload does not burn items; `exclude` lets the page prefetch the one after.
+    reload does not burn items; `exclude` lets the page prefetch the one after. Raises
+    LeaseLimitReached when that would make the user hold more than SIFT_MAX_LEASES items.
     """
     rng = rng or random.Random()
     now = timezone.now()
@@ -84,12 +96,25 @@ def serve_next_item(
             held.expires_at = now + timedelta(seconds=settings.SIFT_LEASE_SECONDS)
             held.save(update_fields=["expires_at"])
             return Served.from_lease(held)
+        _check_lease_limit(project, user, now)
         eligible = _eligible_items(project, user, now).exclude(pk__in=list(exclude))
         for source in _sources(project, eligible, rng):
             served = _lease_first(source, project, user, now)
             if served is not None:
                 return served
     return None
+
+
+def _check_lease_limit(project: Project, user: AbstractBaseUser, now: datetime) -> None:
+    # Without a cap, one client asking again and again with every held item in `exclude`
+    # leases the whole pool, and the rest of the team gets 204 for the lease's lifetime.
+    held = list(
+        Lease.objects.filter(item__project=project, user=user, expires_at__gt=now)
+        .order_by("created_at")
+        .values_list("item_id", flat=True)
+    )
+    if len(held) >= settings.SIFT_MAX_LEASES:
+        raise LeaseLimitReached(held)
 
 
 def _eligible_items(project: Project, user: AbstractBaseUser, now: datetime) -> QuerySet[Item]:

@@ -32,7 +32,8 @@ from labeling.models import (
     Skip,
     Split,
 )
-from labeling.resolution import Vote, resolve
+from labeling.overlap import check_room, item_votes
+from labeling.resolution import resolve
 from labeling.signals import items_imported, labels_added
 
 # S, Z, F and ? are the labeling page's own keys (skip, undo, flag, help).
@@ -206,12 +207,18 @@ def save_annotation(
     """Record a label (None: take the user's label back); return it and whether it is new.
 
     A repeated `client_id` returns the first annotation: a retried submit counts once.
-    Raises ClientIdReused when the `client_id` already labeled another item, and
-    NothingToUndo when the user takes back a label they do not hold.
+    Raises ClientIdReused when the `client_id` already labeled another item,
+    NothingToUndo when the user takes back a label they do not hold, and NoRoomForLabel
+    when a new human vote finds the item's `overlap` places taken by others.
     """
     with transaction.atomic():
         # Lock the item: its resolved label is recomputed from all of its annotations,
         # and two annotators labeling it at once must not both base it on a stale set.
+        # The same lock makes the overlap check below hold: without it two annotators
+        # posting on an item with one place left would both count the votes before either
+        # inserts, and both get a 201. The queue leases items under this lock too
+        # (SELECT ... FOR UPDATE SKIP LOCKED), so a lease being handed out right now is
+        # committed, and counted, before the check reads the leases.
         # The lock comes before the client_id check so that a double submit (two requests
         # with one client_id at once) is serialized here instead of racing to the insert.
         item = Item.objects.select_for_update().get(pk=item.pk)
@@ -223,6 +230,8 @@ def save_annotation(
                 return existing, False
         if label is None and not _holds_vote(item, user):
             raise NothingToUndo(item.pk)
+        if label is not None and origin == Origin.HUMAN:
+            check_room(item, user)
         lease = Lease.objects.filter(item=item, user=user).first()
         annotation = Annotation.objects.create(
             item=item,
@@ -252,13 +261,7 @@ def _holds_vote(item: Item, user: AbstractBaseUser) -> bool:
 
 def refresh_item_label(item: Item) -> None:
     """Recompute the item's resolved label from its annotations (caller holds the lock)."""
-    votes = [
-        Vote(pk, "import" if origin == Origin.IMPORT else str(user_id), label_id, origin)
-        for pk, user_id, label_id, origin in item.annotations.order_by("pk").values_list(
-            "pk", "user_id", "label_id", "origin"
-        )
-    ]
-    resolved = resolve(votes)
+    resolved = resolve(item_votes(item))
     item.label_id = resolved.label_id
     item.label_origin = resolved.origin
     item.label_count = resolved.label_count

@@ -1,4 +1,5 @@
-"""docker-compose.yml describes the production shape: postgres, redis, a migrate step, gunicorn, celery.
+"""docker-compose.yml describes the production shape: postgres, redis, a migrate step, gunicorn, two
+Celery workers (retrains and simulations on their own queues) and beat, each restarted when it dies.
 
 With Debian's `docker-compose` (v1) on PATH (CI installs it), the file is validated by
 `docker-compose config`, which needs no Docker engine, and the checks below run on its
@@ -63,21 +64,45 @@ def test_docker_compose_refuses_the_file_without_a_secret_key():
     assert "set SECRET_KEY" in result.stderr
 
 
+LONG_RUNNING = ("db", "redis", "web", "worker", "worker-simulate", "beat")
+SIFT_SERVICES = ("web", "worker", "worker-simulate", "beat")
+
+
 def test_compose_has_the_production_services(compose):
-    assert set(compose["services"]) == {"db", "redis", "migrate", "web", "worker"}
+    assert set(compose["services"]) == {*LONG_RUNNING, "migrate"}
     assert compose["services"]["db"]["image"].startswith("postgres:")
     assert compose["services"]["redis"]["image"].startswith("redis:")
 
 
-def test_web_runs_gunicorn_and_the_worker_runs_celery(compose):
+def test_web_runs_gunicorn_and_the_workers_and_beat_run_celery(compose):
     services = compose["services"]
-    assert _command(services["web"]).startswith("gunicorn config.wsgi")
-    assert _command(services["worker"]).startswith("celery -A config worker")
+    web = _command(services["web"])
+    assert web.startswith("gunicorn config.wsgi")
+    assert "--workers 4" in web
+    assert "--graceful-timeout" in web
+    assert (
+        _command(services["worker"])
+        == "celery -A config worker --queues sift --concurrency 2 --loglevel INFO"
+    )
+    assert (
+        _command(services["worker-simulate"])
+        == "celery -A config worker --queues sift-simulate --concurrency 1 --loglevel INFO"
+    )
+    assert (
+        _command(services["beat"])
+        == "celery -A config beat --loglevel INFO --schedule /data/celerybeat-schedule"
+    )
     assert _command(services["migrate"]) == "python manage.py migrate --noinput"
 
 
-def test_web_and_worker_use_postgres_redis_and_the_shared_data_folder(compose):
-    for name in ("web", "worker", "migrate"):
+def test_the_dockerfile_serves_like_the_web_service():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert '"--workers", "4"' in dockerfile
+    assert '"--graceful-timeout"' in dockerfile
+
+
+def test_sift_services_use_postgres_redis_and_the_shared_data_folder(compose):
+    for name in (*SIFT_SERVICES, "migrate"):
         env = compose["services"][name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://"), name
         assert env["CELERY_BROKER_URL"].startswith("redis://"), name
@@ -88,15 +113,46 @@ def test_the_database_and_the_data_folder_live_on_named_volumes(compose):
     services = compose["services"]
     db_volume = _mounts(services["db"])["/var/lib/postgresql/data"]
     data_volume = _mounts(services["web"])["/data"]
-    # The worker writes model artifacts that the web process reads: one volume for both.
-    assert _mounts(services["worker"])["/data"] == data_volume
+    # The workers write model artifacts that the web process reads, and beat keeps its
+    # schedule there: one volume for all.
+    for name in SIFT_SERVICES:
+        assert _mounts(services[name])["/data"] == data_volume, name
     assert {db_volume, data_volume} <= set(compose["volumes"])
 
 
-def test_web_and_worker_start_after_the_migration_finished(compose):
-    for name in ("web", "worker"):
-        depends = compose["services"][name]["depends_on"]
-        assert depends["migrate"]["condition"] == "service_completed_successfully"
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_every_long_running_service_restarts_and_has_a_health_check(compose, name):
+    service = compose["services"][name]
+    assert service["restart"] == "unless-stopped"
+    test = service["healthcheck"]["test"]
+    assert test[0] in {"CMD", "CMD-SHELL"}
+    assert len(test) > 1
+
+
+def test_the_migration_runs_once_and_is_not_restarted(compose):
+    assert compose["services"]["migrate"]["restart"] == "no"
+
+
+def test_the_health_checks_ask_the_right_things(compose):
+    services = compose["services"]
+    web = " ".join(services["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/healthz" in web
+    # The check's Host header must be allowed whatever ALLOWED_HOSTS the .env sets.
+    assert "127.0.0.1" in services["web"]["environment"]["ALLOWED_HOSTS"].split(",")
+    for name in ("worker", "worker-simulate"):
+        assert "celery -A config inspect ping" in " ".join(services[name]["healthcheck"]["test"]), name
+    assert "/data/celerybeat-schedule" in " ".join(services["beat"]["healthcheck"]["test"])
+
+
+@pytest.mark.parametrize("name", SIFT_SERVICES)
+def test_sift_services_start_after_a_healthy_db_and_redis_and_the_finished_migration(compose, name):
+    depends = compose["services"][name]["depends_on"]
+    assert depends["db"]["condition"] == "service_healthy"
+    assert depends["redis"]["condition"] == "service_healthy"
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_the_migration_waits_for_a_healthy_db_and_redis(compose):
     migrate_depends = compose["services"]["migrate"]["depends_on"]
     assert migrate_depends["db"]["condition"] == "service_healthy"
     assert migrate_depends["redis"]["condition"] == "service_healthy"

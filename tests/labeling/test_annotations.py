@@ -23,6 +23,9 @@ def item(items):
 
 @pytest.fixture
 def carol(project):
+    # Tests with several annotators on one item need the places for them.
+    project.overlap = 3
+    project.save(update_fields=["overlap"])
     user = make_user("carol")
     add_member(project, user)
     return user

@@ -134,6 +134,8 @@ def test_an_undone_label_drops_the_item_from_the_export(labeled, owner, annotato
 
 
 def test_the_majority_of_annotators_decides_the_exported_label(project, owner, annotator):
+    project.overlap = 3
+    project.save(update_fields=["overlap"])
     import_rows(project, [{"id": "x", "text": "hard to tell"}])
     item = project.items.get()
     carol, dave = make_user("carol"), make_user("dave")
