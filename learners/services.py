@@ -219,12 +219,18 @@ def _finish(job: Job, model_version: ModelVersion | None, rankers: scoring.Ranke
     report(job, progress=0.95, message="Writing the new queue.")
     new_ranking = ranking.write_ranking(project, model_version, rankers, candidates, job.params["bundle"])
     report(job)  # a job failed meanwhile must not swap its queue in
-    lifecycle.activate(model_version, new_ranking)
+    phases = dict(new_ranking.summary["phase_seconds"])
+    with scoring.timed(phases, "swap"):
+        lifecycle.activate(model_version, new_ranking)
     ScoreChunk.objects.filter(job=job).delete()
-    return _success(job, model_version, new_ranking.pk)
+    if model_version is not None:
+        phases["fit"] = round(model_version.training_seconds or 0.0, 4)
+    return _success(job, model_version, new_ranking.pk, phases)
 
 
-def _success(job: Job, model_version: ModelVersion | None, ranking_pk: int | None) -> Outcome:
+def _success(
+    job: Job, model_version: ModelVersion | None, ranking_pk: int | None, phases: dict | None = None
+) -> Outcome:
     if model_version is None:
         message = f"Cold start: {job.params.get('cold_start') or 'some labels have too few examples'} "
         message += "The queue favours items unlike anything labeled."
@@ -238,6 +244,8 @@ def _success(job: Job, model_version: ModelVersion | None, ranking_pk: int | Non
             "metrics": _headline(model_version.metrics),
             "promoted": model_version.is_active,
         }
+    if phases is not None:
+        result["phase_seconds"] = {k: round(v, 4) for k, v in phases.items()}  # bench/scale.py reads it
     return Outcome(message, result, then=lambda: _after_retrain(job, model_version))
 
 
