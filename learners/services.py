@@ -48,7 +48,7 @@ def maybe_start_retrain(project_id: int) -> Job | None:
     project = Project.objects.filter(pk=project_id).first()
     if project is None or project.retrain_every == 0:
         return None
-    if count_labels_since_last_retrain(project) < project.retrain_every:
+    if count_labels_since_last_retrain(project, at_most=project.retrain_every) < project.retrain_every:
         return None
     try:
         return start_retrain(project, trigger="auto")
@@ -56,10 +56,16 @@ def maybe_start_retrain(project_id: int) -> Job | None:
         return None  # the running job starts the next one when it ends
 
 
-def count_labels_since_last_retrain(project: Project) -> int:
+def count_labels_since_last_retrain(project: Project, at_most: int | None = None) -> int:
+    """Labels given since the last retrain's watermark, counted no further than `at_most`.
+
+    It runs after every annotation: with `at_most` its cost is bounded by the retrain
+    threshold, not by how many labels arrived (707 ms at 1M items unanalyzed, issue 12).
+    """
     last = Job.objects.filter(project=project, kind=Job.Kind.RETRAIN, params__has_key="watermark").first()
     watermark = last.params["watermark"] if last else 0
-    return Annotation.objects.filter(item__project=project, pk__gt=watermark, label__isnull=False).count()
+    labels = Annotation.objects.filter(item__project=project, pk__gt=watermark, label__isnull=False)
+    return (labels if at_most is None else labels.order_by("pk")[:at_most]).count()
 
 
 def run_retrain(job: Job) -> ModelVersion | None:
