@@ -180,6 +180,12 @@ class Item(models.Model):
             models.Index(fields=["project", "split", "label_count"], name="item_split_count"),
             models.Index(fields=["project", "split", "rand_key"], name="item_split_rand"),
             models.Index(fields=["project", "content_hash"], name="item_content_hash"),
+            # The labeled test items, counted on /next until the project has test_target.
+            models.Index(
+                fields=["project"],
+                condition=models.Q(split="test", label__isnull=False),
+                name="item_labeled_test",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -162,8 +162,11 @@ def _sources(
 
 
 def _needs_test_labels(project: Project) -> bool:
-    labeled = project.items.filter(split=Split.TEST, label__isnull=False).count()
-    return labeled < project.test_target
+    # Count no further than the target: the cost stays bounded by test_target (read from
+    # the partial index item_labeled_test) however large the test set grows; a plain
+    # COUNT(*) took 0.8-1.5 s at 1M items without statistics (issue 12).
+    labeled = project.items.filter(split=Split.TEST, label__isnull=False)[: project.test_target]
+    return labeled.count() < project.test_target
 
 
 def _random_order(items: QuerySet[Item], rng: random.Random) -> list[QuerySet[Item]]:

@@ -40,6 +40,7 @@ from labeling.models import (
 from labeling.overlap import check_room, item_votes
 from labeling.resolution import resolve
 from labeling.signals import items_imported, labels_added
+from labeling.statistics import analyze
 
 # S, Z, F and ? are the labeling page's own keys (skip, undo, flag, help).
 LABEL_KEYS = [*"1234567890", *(c for c in string.ascii_lowercase if c not in "szf")]
@@ -118,6 +119,8 @@ def import_items(
         items_imported.send(sender=Project, project=project, batch=batch)
         if batch.labeled:
             labels_added.send(sender=Project, project=project, count=batch.labeled)
+    # A bulk load outruns autovacuum: refresh the planner's view of the items now.
+    analyze(Item, Annotation)
     return batch
 
 

@@ -22,6 +22,7 @@ from django.db.models import Min, QuerySet
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Origin, Project, QueueEntry, Ranking, Split
 from labeling.services import get_label_watermark
+from labeling.statistics import analyze
 from learners import artifacts, mixing, sampling, scoring, training
 from learners.models import ModelVersion
 
@@ -145,9 +146,23 @@ def write_ranking(
     candidates: scoring.Candidates,
     bundle: dict | None = None,
 ) -> Ranking:
-    """Mix the candidates into a queue and write it as a new (not yet active) ranking."""
+    """Mix the candidates into a queue and write it as a new (not yet active) ranking.
+
+    The ranking's summary keeps the seconds of every phase (`phase_seconds`).
+    """
     texts = dict(Item.objects.filter(pk__in=candidates.all_ids().tolist()).values_list("pk", "text"))
     picks = rankers.mix(candidates, texts, settings.SIFT_QUEUE_SIZE, settings.SIFT_BATCH_SIZE)
+    seconds = getattr(rankers, "fit_seconds", {}) | candidates.seconds
+    with scoring.timed(seconds, "queue write"):
+        new = _write_entries(project, model_version, rankers, picks, texts, bundle)
+        # The planner must see the new queue before /next reads it (labeling/statistics.py).
+        analyze(QueueEntry)
+    new.summary["phase_seconds"] = {k: round(v, 4) for k, v in seconds.items()}
+    Ranking.objects.filter(pk=new.pk).update(summary=new.summary)
+    return new
+
+
+def _write_entries(project, model_version, rankers, picks, texts, bundle) -> Ranking:
     proba = _proba(rankers, [texts[p.item_id] for p in picks])
     labels = {label.name: label for label in project.labels.all()}
     _, origin = choose_weights(project)
@@ -228,6 +243,7 @@ def encode_candidates(candidates: scoring.Candidates) -> bytes:
     buffer = io.BytesIO()
     arrays = {f"ids:{r}": candidates.ids[r] for r in candidates.ids}
     arrays |= {f"scores:{r}": candidates.scores[r] for r in candidates.scores}
+    arrays |= {f"seconds:{phase}": np.float64(v) for phase, v in candidates.seconds.items()}
     np.savez(buffer, **arrays)
     return buffer.getvalue()
 
@@ -240,6 +256,8 @@ def decode_candidates(payload: bytes, keep: int) -> scoring.Candidates:
             if kind == "ids":
                 candidates.ids[ranker] = arrays[key]
                 candidates.scores[ranker] = arrays[f"scores:{ranker}"]
+            elif kind == "seconds":
+                candidates.seconds[ranker] = float(arrays[key])
     return candidates
 
 

@@ -5,7 +5,9 @@ simulator (learners/simulation.py) both rank through `RankerSet`, so the simulat
 what production does.
 """
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +41,16 @@ def is_cold_start(labels: Sequence[str], label_names: Sequence[str], min_per_lab
     return any(have.get(name, 0) < min_per_label for name in label_names)
 
 
+@contextmanager
+def timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
+    """Add the wall time of the block to `seconds[phase]` (phases of a retrain, issue 12)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[phase] = seconds.get(phase, 0.0) + time.perf_counter() - started
+
+
 @dataclass
 class Candidates:
     """The best items of each ranker seen so far, merged chunk by chunk."""
@@ -46,6 +58,8 @@ class Candidates:
     keep: int
     ids: dict[str, np.ndarray] = field(default_factory=dict)
     scores: dict[str, np.ndarray] = field(default_factory=dict)
+    # Seconds spent per phase ("features", "ranker:<name>"), summed over chunks and workers.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def add(self, ranker: str, ids: np.ndarray, scores: np.ndarray) -> None:
         all_ids = np.concatenate([self.ids.get(ranker, np.zeros(0, np.int64)), ids])
@@ -56,6 +70,8 @@ class Candidates:
     def merge(self, other: "Candidates") -> None:
         for ranker in other.ids:
             self.add(ranker, other.ids[ranker], other.scores[ranker])
+        for phase, value in other.seconds.items():
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + value
 
     def ranked(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return {r: (self.ids[r], self.scores[r]) for r in self.ids}
@@ -73,6 +89,8 @@ class RankerSet:
     rankers: dict[str, sampling.Ranker]
     weights: dict[str, float]
     cold_start: bool
+    # Seconds of the fitting phases ("rankers fit", "ranker fit:<name>"); {} in old bundles.
+    fit_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def classes(self) -> np.ndarray:
@@ -82,24 +100,33 @@ class RankerSet:
         return self.features.transform(list(texts))
 
     def score(
-        self, texts: Sequence[str], item_ids: Sequence[int]
+        self, texts: Sequence[str], item_ids: Sequence[int], seconds: dict[str, float] | None = None
     ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """Score one chunk by every ranker: features and probabilities computed once."""
-        X = self.transform(texts)
-        proba = self.model.named_steps["classifier"].predict_proba(X) if self.model is not None else None
-        return {name: r.score(X, proba, item_ids) for name, r in self.rankers.items()}, proba
+        seconds = {} if seconds is None else seconds
+        with timed(seconds, "features"):
+            X = self.transform(texts)
+        with timed(seconds, "probabilities"):
+            proba = self.model.named_steps["classifier"].predict_proba(X) if self.model is not None else None
+        scores = {}
+        for name, ranker in self.rankers.items():
+            with timed(seconds, f"ranker:{name}"):
+                scores[name] = ranker.score(X, proba, item_ids)
+        return scores, proba
 
     def score_into(self, candidates: Candidates, texts: Sequence[str], item_ids: np.ndarray) -> None:
-        scores, _ = self.score(texts, item_ids)
+        scores, _ = self.score(texts, item_ids, candidates.seconds)
         for name, values in scores.items():
             candidates.add(name, item_ids, values)
 
     def mix(self, candidates: Candidates, texts_by_id: dict[int, str], size: int, batch_size: int):
         """The queue: weighted batches with no near-duplicates inside a batch."""
         ids = candidates.all_ids()
-        features = normalize(self.transform([texts_by_id[int(i)] for i in ids])) if len(ids) else None
+        with timed(candidates.seconds, "mixing features"):
+            features = normalize(self.transform([texts_by_id[int(i)] for i in ids])) if len(ids) else None
         row = {int(item_id): r for r, item_id in enumerate(ids)}
-        return mixing.mix_queue(candidates.ranked(), self.weights, size, batch_size, features, row)
+        with timed(candidates.seconds, "mixing"):
+            return mixing.mix_queue(candidates.ranked(), self.weights, size, batch_size, features, row)
 
 
 def prepare_rankers(
@@ -139,9 +166,11 @@ def prepare_rankers(
         X_unlabeled = _transform(features, unlabeled_sample)
     classifier = model.named_steps["classifier"] if model is not None else None
     y = np.asarray(labels, dtype=object)
-    for ranker in rankers.values():
-        ranker.fit(X_labeled, y, X_unlabeled, classifier)
-    return RankerSet(model, features, rankers, dict(use), cold)
+    seconds: dict[str, float] = {}
+    for name, ranker in rankers.items():
+        with timed(seconds, f"ranker fit:{name}"):
+            ranker.fit(X_labeled, y, X_unlabeled, classifier)
+    return RankerSet(model, features, rankers, dict(use), cold, seconds)
 
 
 def _transform(features, texts: Sequence[str]) -> sp.csr_matrix:
