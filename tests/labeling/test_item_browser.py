@@ -210,13 +210,13 @@ def test_items_page_shows_the_table_and_escapes_text(client, project, owner, ann
         "x.csv",
     )
     client.force_login(owner)
-    response = client.get(reverse("labeling:items", args=[project.slug]), {"q": "alert"})
+    response = client.get(reverse("labeling:items", args=[project.slug]))
     html = response.content.decode()
     assert response.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>alert" not in html
     assert "<th>Split</th>" in html
-    assert "<th>source</th>" in client.get(reverse("labeling:items", args=[project.slug])).content.decode()
+    assert "<th>source</th>" in html
     client.force_login(annotator)
     html = client.get(reverse("labeling:items", args=[project.slug])).content.decode()
     assert "Split" not in html
