@@ -27,4 +27,5 @@ urlpatterns = [
     path("items/<int:pk>/flags/resolve", api.item_resolve_flags, name="api-item-resolve-flags"),
     path("auth/token/revoke", api.token_revoke, name="api-token-revoke"),
     path("projects/<int:pk>/items", browser_views.api_items, name="api-project-items"),
+    path("projects/<int:pk>/items/bulk", browser_views.api_items_bulk, name="api-project-items-bulk"),
 ]

@@ -43,3 +43,31 @@ class ItemPageSerializer(serializers.Serializer):
     previous = serializers.CharField(
         allow_null=True, help_text="Cursor of the page before; null on the first."
     )
+
+
+class BulkActionSerializer(serializers.Serializer):
+    """An admin's bulk action on chosen ids or on every item a filter passes (one of the two)."""
+
+    action = serializers.ChoiceField(
+        choices=["flag"], help_text="flag: hold the items for an admin's review."
+    )
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
+    )
+    filter = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text='The items list\'s query parameters, e.g. {"q": "refund", "state": "unlabeled"}.',
+    )
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    def validate(self, data: dict) -> dict:
+        if ("ids" in data) == ("filter" in data):
+            raise serializers.ValidationError("Give either `ids` or `filter`, not both and not neither.")
+        return data
+
+
+class BulkResultSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    selected = serializers.IntegerField(help_text="Items in the selection.")
+    changed = serializers.IntegerField(help_text="Items the action changed (already flagged ones are not).")

@@ -1,9 +1,11 @@
 """The Items page and GET /api/v1/projects/{id}/items: both answer from labeling/item_browser.py."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
@@ -11,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling import api_responses as out
-from labeling import item_browser
+from labeling import bulk_actions, item_browser
 from labeling.access import get_project_for_user, is_project_admin
-from labeling.browser_serializers import ItemPageSerializer
+from labeling.browser_serializers import BulkActionSerializer, BulkResultSerializer, ItemPageSerializer
 from labeling.forms import ItemFilterForm
 from labeling.models import Project
 
@@ -57,8 +59,16 @@ def items(request: HttpRequest, slug: str) -> HttpResponse:
         "next_query": _query_with_cursor(request.GET, page.next_cursor if page else None),
         "previous_query": _query_with_cursor(request.GET, page.previous_cursor if page else None),
         "meta_keys": meta_keys,
+        "filter_query": _filter_query(request.GET),
     }
     return render(request, "labeling/items.html", context, status=200 if page else 400)
+
+
+def _filter_query(params: QueryDict) -> str:
+    """The filters without the page's cursor: what a bulk action on 'every matching item' uses."""
+    query = params.copy()
+    query.pop("cursor", None)
+    return query.urlencode()
 
 
 def _query_with_cursor(params: QueryDict, cursor: str | None) -> str | None:
@@ -106,13 +116,18 @@ def api_items(request: Request, pk: int) -> Response:
         )
     form, page = _browse(request, project, request.query_params, limit)
     if page is None:
-        fields = {name: list(messages) for name, messages in form.errors.items()}
-        name, messages = next(iter(fields.items()))
-        prefix = "" if name == "__all__" else f"{name}: "
-        return Response({"error": prefix + messages[0], "fields": fields}, status=status.HTTP_400_BAD_REQUEST)
+        return _form_errors(form)
     rows = item_browser.describe_rows(project, request.user, page)
     body = {"items": rows, "next": page.next_cursor, "previous": page.previous_cursor}
     return Response(body)
+
+
+def _form_errors(form: ItemFilterForm) -> Response:
+    """The shared API error body from a filter form's errors."""
+    fields = {name: list(errors) for name, errors in form.errors.items()}
+    name, errors = next(iter(fields.items()))
+    prefix = "" if name == "__all__" else f"{name}: "
+    return Response({"error": prefix + errors[0], "fields": fields}, status=status.HTTP_400_BAD_REQUEST)
 
 
 def _limit(raw: str | None) -> int | None:
@@ -121,3 +136,60 @@ def _limit(raw: str | None) -> int | None:
     if not raw.isdigit() or not 1 <= int(raw) <= item_browser.MAX_PAGE_SIZE:
         return None
     return int(raw)
+
+
+@extend_schema(
+    request=BulkActionSerializer, responses={200: BulkResultSerializer, **out.errors(400, 401, 403, 404)}
+)
+@api_view(["POST"])
+def api_items_bulk(request: Request, pk: int) -> Response:
+    """Flag chosen ids or a whole filtered result, in one transaction; answer with the counts."""
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    serializer = BulkActionSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    filters = None
+    if "filter" in data:
+        form = ItemFilterForm(data["filter"], project=project, admin=True)
+        if not form.is_valid():
+            return _form_errors(form)
+        filters = form.cleaned_data
+    try:
+        items = bulk_actions.select_items(project, request.user, ids=data.get("ids"), filters=filters)
+        selected = items.count()
+        changed = bulk_actions.flag_items(items, request.user, data["comment"])
+    except bulk_actions.SelectionRejected as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    return Response({"action": data["action"], "selected": selected, "changed": changed})
+
+
+@login_required
+@require_POST
+def items_bulk(request: HttpRequest, slug: str) -> HttpResponse:
+    """Flag the ticked rows or every matching item: first a count to confirm, then the action."""
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    query = request.POST.get("query", "")
+    back = reverse("labeling:items", args=[project.slug]) + (f"?{query}" if query else "")
+    form = ItemFilterForm(QueryDict(query), project=project, admin=True)
+    everything = request.POST.get("scope") == "filter"
+    ids = [int(pk) for pk in request.POST.getlist("ids") if pk.isdigit()]
+    if not form.is_valid() or not (everything or ids):
+        messages.error(request, "Tick some rows first, or choose every matching item.")
+        return redirect(back)
+    try:
+        items = bulk_actions.select_items(
+            project, request.user, ids=None if everything else ids, filters=form.cleaned_data
+        )
+        if request.POST.get("confirm") != "yes":
+            context = {"project": project, "count": items.count(), "ids": ids, "everything": everything}
+            return render(
+                request, "labeling/items_bulk_confirm.html", {**context, "query": query, "back": back}
+            )
+        changed = bulk_actions.flag_items(items, request.user, request.POST.get("comment", "")[:2000])
+    except bulk_actions.SelectionRejected as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    messages.success(
+        request, f"Flagged {changed} item{'s' if changed != 1 else ''}; they wait on the Flagged page."
+    )
+    return redirect(back)

@@ -200,8 +200,8 @@ class ItemFilterForm(forms.Form):
         "skipped",
     )
 
-    q = forms.CharField(required=False, max_length=200, label="search")
-    phrase = forms.CharField(required=False, max_length=200, label="exact phrase")
+    q = forms.CharField(required=False, max_length=200, label="Search words")
+    phrase = forms.CharField(required=False, max_length=200, label="Exact phrase")
     split = forms.ChoiceField(required=False, choices=[("", "any split"), ("pool", "pool"), ("test", "test")])
     state = forms.ChoiceField(
         required=False, choices=[("", "labeled or not"), ("labeled", "labeled"), ("unlabeled", "unlabeled")]
@@ -210,27 +210,35 @@ class ItemFilterForm(forms.Form):
         queryset=None, to_field_name="name", required=False, empty_label="any label"
     )
     annotator = forms.CharField(required=False, max_length=150, help_text="Labeled by this username.")
-    created_from = forms.DateField(required=False, label="imported from")
-    created_to = forms.DateField(required=False, label="imported until")
-    batch = forms.ModelChoiceField(queryset=None, required=False, empty_label="any import")
+    created_from = forms.DateField(
+        required=False, label="Imported from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(
+        required=False, label="Imported until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    batch = forms.ModelChoiceField(queryset=None, required=False, empty_label="any import", label="Import")
     meta = forms.RegexField(
         regex=r"^[A-Za-z0-9_\-]{1,64}=.{0,200}$",
         required=False,
-        label="metadata key=value",
+        label="Metadata key=value",
         error_messages={"invalid": "Write metadata as key=value (a key of letters, digits, _ or -)."},
     )
     predicted = forms.ModelChoiceField(
-        queryset=None, to_field_name="name", required=False, empty_label="any prediction"
+        queryset=None,
+        to_field_name="name",
+        required=False,
+        empty_label="any prediction",
+        label="Predicted label",
     )
-    conf_min = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="confidence from")
-    conf_max = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="confidence to")
-    flagged = forms.BooleanField(required=False, label="open flag")
-    skipped = forms.BooleanField(required=False, label="skipped")
+    conf_min = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="Confidence from")
+    conf_max = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="Confidence to")
+    flagged = forms.BooleanField(required=False, label="Open flag")
+    skipped = forms.BooleanField(required=False, label="Skipped")
     sort = forms.ChoiceField(required=False, choices=SORTS + ADMIN_SORTS)
     cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
     def __init__(self, *args: object, project: Project, admin: bool, **kwargs: object):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         for name in ("label", "predicted"):
             self.fields[name].queryset = project.labels.all()
         self.fields["batch"].queryset = project.imports.all()
