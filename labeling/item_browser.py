@@ -21,7 +21,7 @@ from labeling.models import Annotation, Item, Project, QueueEntry, Skip
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-# The same configuration as the GIN index of migration 0007_browse_item_text_search.
+# The same configuration as the GIN index of migration 0007_browse_item_text_indexes.
 SEARCH_CONFIG = "simple"
 _CURSOR_SALT = "labeling.item_browser.cursor"
 

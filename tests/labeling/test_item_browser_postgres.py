@@ -1,4 +1,4 @@
-"""On PostgreSQL the items browser's search goes through the GIN index of migration 0007."""
+"""On PostgreSQL the items browser's search and length sort go through the indexes of migration 0007."""
 
 import pytest
 from django.db import connection
@@ -36,3 +36,9 @@ def test_search_uses_the_gin_index_after_analyze(project, owner):
     assert found.count() == n // 1000
     page = item_browser.browse_items(project, owner, {"q": "Chargeback", "sort": "length"}, admin=True)
     assert len(page.items) == n // 1000
+    # The longest-first sort walks its index instead of sorting the whole project.
+    longest = item_browser._with_sort_key(
+        project, item_browser.filter_items(project, owner, {}, admin=True), "length"
+    )
+    plan = longest.order_by("-text_length", "-id")[:51].explain()
+    assert "item_text_length" in plan, plan
