@@ -241,3 +241,18 @@ def test_items_page_links_next_and_previous(client, project, owner, browse):
     assert len(second.context["rows"]) == 18
     assert second.context["previous_query"]
     assert "Items</a>" in first.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"), [("recent", ["r2", "r1", "r0"]), ("priority", ["r5", "r7", "r6"])]
+)
+def test_cursors_of_time_and_float_keys_walk_one_row_at_a_time(project, owner, browse, sort, expected):
+    seen, cursor = [], ""
+    for _ in range(len(expected)):
+        page = item_browser.browse_items(
+            project, owner, {"sort": sort}, admin=True, cursor=cursor, page_size=1
+        )
+        seen += [item.external_id for item in page.items]
+        cursor = page.next_cursor
+    assert seen == expected
+    assert cursor is None
