@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling import api
+from labeling import api, browser_views
 
 urlpatterns = [
     path("projects", api.projects, name="api-projects"),
@@ -26,4 +26,6 @@ urlpatterns = [
     path("items/<int:pk>/adjudicate", api.item_adjudicate, name="api-item-adjudicate"),
     path("items/<int:pk>/flags/resolve", api.item_resolve_flags, name="api-item-resolve-flags"),
     path("auth/token/revoke", api.token_revoke, name="api-token-revoke"),
+    path("projects/<int:pk>/items", browser_views.api_items, name="api-project-items"),
+    path("projects/<int:pk>/items/bulk", browser_views.api_items_bulk, name="api-project-items-bulk"),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling import views
+from labeling import browser_views, views
 
 app_name = "labeling"
 
@@ -25,4 +25,6 @@ urlpatterns = [
     path("projects/<slug:slug>/versions/diff", views.version_diff_pick, name="version-diff-pick"),
     path("projects/<slug:slug>/versions/<int:number>/export", views.version_export, name="version-export"),
     path("projects/<slug:slug>/versions/<int:a>/diff/<int:b>/", views.version_diff, name="version-diff"),
+    path("projects/<slug:slug>/items/", browser_views.items, name="items"),
+    path("projects/<slug:slug>/items/bulk", browser_views.items_bulk, name="items-bulk"),
 ]

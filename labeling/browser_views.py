@@ -1,0 +1,195 @@
+"""The Items page and GET /api/v1/projects/{id}/items: both answer from labeling/item_browser.py."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from labeling import api_responses as out
+from labeling import bulk_actions, item_browser
+from labeling.access import get_project_for_user, is_project_admin
+from labeling.browser_serializers import BulkActionSerializer, BulkResultSerializer, ItemPageSerializer
+from labeling.forms import ItemFilterForm
+from labeling.models import Project
+
+
+def _browse(request: HttpRequest, project: Project, params: QueryDict, page_size: int) -> tuple:
+    """(form, page or None): a page when the filters are valid and the cursor is ours."""
+    admin = is_project_admin(request.user, project)
+    form = ItemFilterForm(params, project=project, admin=admin)
+    if not form.is_valid():
+        return form, None
+    try:
+        page = item_browser.browse_items(
+            project,
+            request.user,
+            form.cleaned_data,
+            admin=admin,
+            cursor=form.cleaned_data["cursor"],
+            page_size=page_size,
+        )
+    except item_browser.BadCursor as exc:
+        form.add_error("cursor", str(exc))
+        return form, None
+    return form, page
+
+
+@login_required
+@require_GET
+def items(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug)
+    form, page = _browse(request, project, request.GET, item_browser.PAGE_SIZE)
+    rows = item_browser.describe_rows(project, request.user, page) if page else []
+    meta_keys = sorted({key for row in rows for key in row["meta"]})
+    for row in rows:
+        row["meta_cells"] = [row["meta"].get(key, "") for key in meta_keys]
+    context = {
+        "project": project,
+        "is_admin": is_project_admin(request.user, project),
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "next_query": _query_with_cursor(request.GET, page.next_cursor if page else None),
+        "previous_query": _query_with_cursor(request.GET, page.previous_cursor if page else None),
+        "meta_keys": meta_keys,
+        "filter_query": _filter_query(request.GET),
+    }
+    return render(request, "labeling/items.html", context, status=200 if page else 400)
+
+
+def _filter_query(params: QueryDict) -> str:
+    """The filters without the page's cursor: what a bulk action on 'every matching item' uses."""
+    query = params.copy()
+    query.pop("cursor", None)
+    return query.urlencode()
+
+
+def _query_with_cursor(params: QueryDict, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    query = params.copy()
+    query["cursor"] = cursor
+    return query.urlencode()
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("q", str, description="Words that must all occur in the text (full-text search)."),
+    OpenApiParameter("phrase", str, description="An exact phrase, case-insensitive."),
+    OpenApiParameter("split", str, enum=["pool", "test"], description="Admins only."),
+    OpenApiParameter("state", str, enum=["labeled", "unlabeled"], description="Admins only."),
+    OpenApiParameter("label", str, description="The current label's name. Admins only."),
+    OpenApiParameter("annotator", str, description="Username of someone who labeled it. Admins only."),
+    OpenApiParameter("created_from", str, description="Imported on or after this date (YYYY-MM-DD)."),
+    OpenApiParameter("created_to", str, description="Imported on or before this date (YYYY-MM-DD)."),
+    OpenApiParameter("batch", int, description="Import batch id."),
+    OpenApiParameter("meta", str, description="A metadata key=value that must match exactly."),
+    OpenApiParameter("predicted", str, description="The active model's guess (queued items). Admins only."),
+    OpenApiParameter("conf_min", float, description="Confidence of that guess, at least. Admins only."),
+    OpenApiParameter("conf_max", float, description="Confidence of that guess, at most. Admins only."),
+    OpenApiParameter("flagged", bool, description="Only items with an open flag. Admins only."),
+    OpenApiParameter("skipped", bool, description="Only items someone skipped. Admins only."),
+    OpenApiParameter(
+        "sort", str, enum=["id", "recent", "length", "priority"], description="priority: admins only."
+    ),
+    OpenApiParameter("cursor", str, description="`next` or `previous` of an earlier answer."),
+    OpenApiParameter("limit", int, description=f"Rows per page, 1 to {item_browser.MAX_PAGE_SIZE}."),
+]
+
+
+@extend_schema(parameters=FILTER_PARAMETERS, responses={200: ItemPageSerializer, **out.errors(400, 401, 404)})
+@api_view(["GET"])
+def api_items(request: Request, pk: int) -> Response:
+    """A keyset page of the project's items that pass the filters; annotators get their own items."""
+    project = get_project_for_user(request.user, pk=pk)
+    limit = _limit(request.query_params.get("limit"))
+    if limit is None:
+        message = f"limit: give a whole number from 1 to {item_browser.MAX_PAGE_SIZE}."
+        return Response(
+            {"error": message, "fields": {"limit": [message]}}, status=status.HTTP_400_BAD_REQUEST
+        )
+    form, page = _browse(request, project, request.query_params, limit)
+    if page is None:
+        return _form_errors(form)
+    rows = item_browser.describe_rows(project, request.user, page)
+    body = {"items": rows, "next": page.next_cursor, "previous": page.previous_cursor}
+    return Response(body)
+
+
+def _form_errors(form: ItemFilterForm) -> Response:
+    """The shared API error body from a filter form's errors."""
+    fields = {name: list(errors) for name, errors in form.errors.items()}
+    name, errors = next(iter(fields.items()))
+    prefix = "" if name == "__all__" else f"{name}: "
+    return Response({"error": prefix + errors[0], "fields": fields}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _limit(raw: str | None) -> int | None:
+    if raw is None:
+        return item_browser.PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= item_browser.MAX_PAGE_SIZE:
+        return None
+    return int(raw)
+
+
+@extend_schema(
+    request=BulkActionSerializer, responses={200: BulkResultSerializer, **out.errors(400, 401, 403, 404)}
+)
+@api_view(["POST"])
+def api_items_bulk(request: Request, pk: int) -> Response:
+    """Flag chosen ids or a whole filtered result, in one transaction; answer with the counts."""
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    serializer = BulkActionSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    filters = None
+    if "filter" in data:
+        form = ItemFilterForm(data["filter"], project=project, admin=True)
+        if not form.is_valid():
+            return _form_errors(form)
+        filters = form.cleaned_data
+    try:
+        items = bulk_actions.select_items(project, request.user, ids=data.get("ids"), filters=filters)
+        selected = items.count()
+        changed = bulk_actions.flag_items(items, request.user, data["comment"])
+    except bulk_actions.SelectionRejected as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    return Response({"action": data["action"], "selected": selected, "changed": changed})
+
+
+@login_required
+@require_POST
+def items_bulk(request: HttpRequest, slug: str) -> HttpResponse:
+    """Flag the ticked rows or every matching item: first a count to confirm, then the action."""
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    query = request.POST.get("query", "")
+    back = reverse("labeling:items", args=[project.slug]) + (f"?{query}" if query else "")
+    form = ItemFilterForm(QueryDict(query), project=project, admin=True)
+    everything = request.POST.get("scope") == "filter"
+    ids = [int(pk) for pk in request.POST.getlist("ids") if pk.isdigit()]
+    if not form.is_valid() or not (everything or ids):
+        messages.error(request, "Tick some rows first, or choose every matching item.")
+        return redirect(back)
+    try:
+        items = bulk_actions.select_items(
+            project, request.user, ids=None if everything else ids, filters=form.cleaned_data
+        )
+        if request.POST.get("confirm") != "yes":
+            context = {"project": project, "count": items.count(), "ids": ids, "everything": everything}
+            return render(
+                request, "labeling/items_bulk_confirm.html", {**context, "query": query, "back": back}
+            )
+        changed = bulk_actions.flag_items(items, request.user, request.POST.get("comment", "")[:2000])
+    except bulk_actions.SelectionRejected as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    messages.success(
+        request, f"Flagged {changed} item{'s' if changed != 1 else ''}; they wait on the Flagged page."
+    )
+    return redirect(back)

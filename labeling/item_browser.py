@@ -1,0 +1,284 @@
+"""The items browser's one query layer: the Items page and the items API both call it.
+
+Filters come from a validated labeling.forms.ItemFilterForm. Pages are keyset pages (the
+next page starts after the last row's (sort key, id)), so a page deep into a million items
+costs what the first does and rows added meanwhile never shift or repeat a page, as OFFSET
+would. Admins see everything; an annotator browses only the items they labeled, and sees
+nothing that tells a test item apart (split, resolved label, predictions, flags).
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core import signing
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Length
+
+from labeling.models import Annotation, Item, Project, QueueEntry, Skip
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+# The same configuration as the GIN index of migration 0007_browse_item_text_indexes.
+SEARCH_CONFIG = "simple"
+_CURSOR_SALT = "labeling.item_browser.cursor"
+
+
+class BadCursor(ValueError):
+    """The cursor was not made by this module for this sort (edited, or from another view)."""
+
+
+@dataclass(frozen=True)
+class Sort:
+    key: str  # the annotation holding the sort key; "id" sorts by id alone
+    descending: bool
+
+
+SORTS = {
+    "id": Sort("id", descending=False),
+    "recent": Sort("last_labeled_at", descending=True),
+    "length": Sort("text_length", descending=True),
+    "priority": Sort("priority", descending=True),
+}
+
+
+@dataclass
+class Page:
+    items: list[Item]
+    next_cursor: str | None
+    previous_cursor: str | None
+    admin: bool
+
+
+def filter_items(project: Project, user: AbstractBaseUser, filters: dict, *, admin: bool) -> QuerySet[Item]:
+    """The project's items the user may browse that pass `filters` (an ItemFilterForm's data)."""
+    items = Item.objects.filter(project=project).select_related("label", "import_batch")
+    if not admin:
+        # Only the items they labeled: the pool/test split must not show through what they browse.
+        items = items.filter(Exists(Annotation.objects.filter(item=OuterRef("pk"), user=user)))
+    items = _text_filters(items, filters)
+    items = _label_filters(items, filters)
+    items = _prediction_filters(project, items, filters)
+    if filters.get("created_from"):
+        items = items.filter(created_at__date__gte=filters["created_from"])
+    if filters.get("created_to"):
+        items = items.filter(created_at__date__lte=filters["created_to"])
+    if filters.get("batch"):
+        items = items.filter(import_batch=filters["batch"])
+    if filters.get("meta"):
+        key, value = filters["meta"]
+        items = items.filter(**{f"meta__{key}": value})
+    return items
+
+
+def _text_filters(items: QuerySet[Item], filters: dict) -> QuerySet[Item]:
+    words, phrase = filters.get("q", "").split(), filters.get("phrase", "")
+    if connection.vendor == "postgresql":
+        # The index holds this exact expression: search through it, then let an exact
+        # phrase narrow the few rows it finds (a tsquery phrase ignores punctuation).
+        vector = SearchVector("text", config=SEARCH_CONFIG)
+        if words:
+            query = SearchQuery(" ".join(words), config=SEARCH_CONFIG)
+            items = items.alias(document=vector).filter(document=query)
+        if phrase.split():
+            query = SearchQuery(phrase, config=SEARCH_CONFIG, search_type="phrase")
+            items = items.alias(phrase_document=vector).filter(phrase_document=query)
+    else:
+        # SQLite: every word somewhere in the text; on whole words, the same rows as above.
+        for word in words:
+            items = items.filter(text__icontains=word)
+    if phrase:
+        items = items.filter(text__icontains=phrase)
+    return items
+
+
+def _label_filters(items: QuerySet[Item], filters: dict) -> QuerySet[Item]:
+    if filters.get("split"):
+        items = items.filter(split=filters["split"])
+    if filters.get("state") == "labeled":
+        items = items.filter(label__isnull=False)
+    elif filters.get("state") == "unlabeled":
+        items = items.filter(label__isnull=True)
+    if filters.get("label"):
+        items = items.filter(label=filters["label"])
+    if filters.get("annotator"):
+        by_them = Annotation.objects.filter(
+            item=OuterRef("pk"), user=filters["annotator"], label__isnull=False
+        )
+        items = items.filter(Exists(by_them))
+    if filters.get("flagged"):
+        open_flags = Skip.objects.filter(item=OuterRef("pk"), flagged=True, resolved_at=None)
+        items = items.filter(Exists(open_flags))
+    if filters.get("skipped"):
+        items = items.filter(Exists(Skip.objects.filter(item=OuterRef("pk"), flagged=False)))
+    return items
+
+
+def _prediction_filters(project: Project, items: QuerySet[Item], filters: dict) -> QuerySet[Item]:
+    """Filter on the active ranking's guess: only unlabeled pool items have one stored."""
+    wanted = [filters.get(name) is not None for name in ("predicted", "conf_min", "conf_max")]
+    if not any(wanted):
+        return items
+    entry = _queue_entries(project)
+    items = items.alias(
+        predicted_id=Subquery(entry.values("suggested_label")[:1]),
+        prediction_confidence=Subquery(entry.values("confidence")[:1]),
+    )
+    if filters.get("predicted") is not None:
+        items = items.filter(predicted_id=filters["predicted"].pk)
+    if filters.get("conf_min") is not None:
+        items = items.filter(prediction_confidence__gte=filters["conf_min"])
+    if filters.get("conf_max") is not None:
+        items = items.filter(prediction_confidence__lte=filters["conf_max"])
+    return items
+
+
+def _queue_entries(project: Project) -> QuerySet[QueueEntry]:
+    return QueueEntry.objects.filter(ranking_id=project.active_ranking_id, item=OuterRef("pk"))
+
+
+def _with_sort_key(project: Project, items: QuerySet[Item], sort: str) -> QuerySet[Item]:
+    """Annotate the sort key; items without one (never labeled, not queued) drop out of that sort."""
+    if sort == "recent":
+        latest = Annotation.objects.filter(item=OuterRef("pk")).order_by("-created_at")
+        items = items.annotate(last_labeled_at=Subquery(latest.values("created_at")[:1]))
+        return items.filter(last_labeled_at__isnull=False)
+    if sort == "length":
+        return items.annotate(text_length=Length("text"))
+    if sort == "priority":
+        items = items.annotate(priority=Subquery(_queue_entries(project).values("priority")[:1]))
+        return items.filter(priority__isnull=False)
+    return items
+
+
+def browse_items(
+    project: Project,
+    user: AbstractBaseUser,
+    filters: dict,
+    *,
+    admin: bool,
+    cursor: str = "",
+    page_size: int = PAGE_SIZE,
+) -> Page:
+    """One keyset page of the filtered items; raise BadCursor on a cursor this view did not make."""
+    sort_name = filters.get("sort") or "id"
+    sort = SORTS[sort_name]
+    items = _with_sort_key(project, filter_items(project, user, filters, admin=admin), sort_name)
+    backwards, after = _decode_cursor(cursor, sort_name) if cursor else (False, None)
+    # Walking backwards is the same walk in the opposite order, then reversed.
+    descending = sort.descending != backwards
+    if after is not None:
+        items = items.filter(_after(sort, after, descending))
+    order = [_ordered(sort.key, descending)] + ([] if sort.key == "id" else [_ordered("id", descending)])
+    found = list(items.order_by(*order)[: page_size + 1])
+    more = len(found) > page_size
+    found = found[:page_size]
+    if backwards:
+        found.reverse()
+    has_next, has_previous = (True, more) if backwards else (more, after is not None)
+    return Page(
+        items=found,
+        next_cursor=_encode_cursor(found[-1], sort, sort_name, False) if found and has_next else None,
+        previous_cursor=_encode_cursor(found[0], sort, sort_name, True) if found and has_previous else None,
+        admin=admin,
+    )
+
+
+def _ordered(key: str, descending: bool) -> F:
+    return F(key).desc() if descending else F(key).asc()
+
+
+def _after(sort: Sort, after: tuple, descending: bool) -> Q:
+    key, pk = after
+    beyond = "lt" if descending else "gt"
+    if sort.key == "id":
+        return Q(**{f"id__{beyond}": pk})
+    return Q(**{f"{sort.key}__{beyond}": key}) | Q(**{sort.key: key, f"id__{beyond}": pk})
+
+
+def _encode_cursor(item: Item, sort: Sort, sort_name: str, backwards: bool) -> str:
+    key = getattr(item, sort.key)
+    if isinstance(key, datetime.datetime):
+        key = key.isoformat()
+    return signing.dumps([sort_name, backwards, key, item.pk], salt=_CURSOR_SALT)
+
+
+def _decode_cursor(cursor: str, sort_name: str) -> tuple[bool, tuple]:
+    try:
+        made_for, backwards, key, pk = signing.loads(cursor, salt=_CURSOR_SALT)
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise BadCursor("The cursor is not one this list gave out; start again from the first page.") from exc
+    if made_for != sort_name:
+        raise BadCursor("The cursor belongs to another sort order; start again from the first page.")
+    if sort_name == "recent":
+        key = datetime.datetime.fromisoformat(key)
+    return bool(backwards), (key, pk)
+
+
+def describe_rows(project: Project, user: AbstractBaseUser, page: Page) -> list[dict]:
+    """The page's rows as plain dicts: what the table and the API show, by role."""
+    ids = [item.pk for item in page.items]
+    if page.admin:
+        extras = _admin_extras(project, ids)
+        return [_admin_row(item, extras) for item in page.items]
+    mine = _own_labels(user, ids)
+    return [{**_common_row(item), "your_label": mine.get(item.pk)} for item in page.items]
+
+
+def _common_row(item: Item) -> dict:
+    batch = item.import_batch
+    return {
+        "id": item.pk,
+        "external_id": item.external_id,
+        "text": item.text,
+        "meta": item.meta,
+        "created_at": item.created_at,
+        "import_batch": {"id": batch.pk, "file_name": batch.file_name} if batch else None,
+    }
+
+
+def _admin_row(item: Item, extras: dict) -> dict:
+    prediction = extras["predictions"].get(item.pk)
+    return {
+        **_common_row(item),
+        "split": item.split,
+        "label": item.label.name if item.label else None,
+        "label_origin": item.label_origin or None,
+        "conflict": item.conflict,
+        "annotations": extras["annotations"].get(item.pk, 0),
+        "open_flags": extras["flags"].get(item.pk, 0),
+        "skips": extras["skips"].get(item.pk, 0),
+        "predicted_label": prediction.suggested_label.name
+        if prediction and prediction.suggested_label
+        else None,
+        "confidence": prediction.confidence if prediction else None,
+        "priority": prediction.priority if prediction else None,
+        "reason": prediction.reason if prediction else None,
+    }
+
+
+def _admin_extras(project: Project, ids: list[int]) -> dict:
+    """Counts and predictions for one page's ids: a few small queries, not a join per filter."""
+
+    def counts(rows: QuerySet) -> dict[int, int]:
+        return dict(rows.values("item").annotate(n=Count("pk")).values_list("item", "n"))
+
+    skips = Skip.objects.filter(item__in=ids)
+    entries = QueueEntry.objects.filter(ranking_id=project.active_ranking_id, item__in=ids)
+    return {
+        "annotations": counts(Annotation.objects.filter(item__in=ids, label__isnull=False)),
+        "flags": counts(skips.filter(flagged=True, resolved_at=None)),
+        "skips": counts(skips.filter(flagged=False)),
+        "predictions": {e.item_id: e for e in entries.select_related("suggested_label")},
+    }
+
+
+def _own_labels(user: AbstractBaseUser, ids: list[int]) -> dict[int, str | None]:
+    """Each item's latest annotation by this user (None: they took it back)."""
+    latest: dict[int, str | None] = {}
+    rows = Annotation.objects.filter(user=user, item__in=ids).order_by("pk").select_related("label")
+    for annotation in rows:
+        latest[annotation.item_id] = annotation.label.name if annotation.label else None
+    return latest
