@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("labeling", "0004_project_promotion_tolerance"),
+        ("labeling", "0005_pages_test_target_and_help"),
     ]
 
     operations = [

@@ -30,7 +30,7 @@ def _run_on_postgresql(statements: list[str]):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("labeling", "0004_project_promotion_tolerance"),
+        ("labeling", "0006_scale_labeled_test_index"),
     ]
 
     operations = [
