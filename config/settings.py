@@ -182,7 +182,35 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # worker (which consumes) need them before their first message.
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+else:
+    # Fail fast when the broker is down: a request that starts a job answers 503 within a few
+    # seconds instead of hanging on kombu's reconnect loop.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 CELERY_TASK_DEFAULT_QUEUE = env.str("SIFT_QUEUE", default="sift")
+# Simulations run for minutes to hours: on a queue of their own, with their own worker
+# (`celery -A config worker --queues sift-simulate --concurrency 1`), so that a retrain never
+# waits behind one.
+SIFT_SIMULATE_QUEUE = env.str("SIFT_SIMULATE_QUEUE", default="sift-simulate")
+CELERY_TASK_ROUTES = {"learners.tasks.simulate": {"queue": SIFT_SIMULATE_QUEUE}}
+# The sweeper (learners.jobs.sweep): `celery -A config beat --schedule <SIFT_DATA_DIR>/celerybeat-schedule`.
+SIFT_SWEEP_SECONDS = env.int("SIFT_SWEEP_SECONDS", default=30)
+# No result backend to clean: without this beat would also schedule celery.backend_cleanup.
+CELERY_RESULT_EXPIRES = None
+CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {
+        "task": "learners.tasks.sweep_jobs",
+        "schedule": SIFT_SWEEP_SECONDS,
+        # A sweep nobody ran in time is superseded by the next one; they must not pile up.
+        "options": {"expires": SIFT_SWEEP_SECONDS},
+    }
+}
 # Job state lives in learners.Job rows, which the pages and the API read.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -214,10 +242,28 @@ SIFT_CV_FOLDS = env.int("SIFT_CV_FOLDS", default=5)
 # The rankers a project's strategy_weights may name (learners/sampling.py's registry; a
 # system check keeps the two in step, since labeling may not import learners).
 SIFT_RANKERS = ("random", "least_confidence", "margin", "entropy", "error", "novelty")
-# A running job silent for this long lost its worker (it reports progress at every step);
-# a queued job no worker took for SIFT_JOB_TIMEOUT_SECONDS is given up.
-SIFT_JOB_STALL_SECONDS = env.int("SIFT_JOB_STALL_SECONDS", default=10 * 60)
-SIFT_JOB_TIMEOUT_SECONDS = env.int("SIFT_JOB_TIMEOUT_SECONDS", default=2 * 60 * 60)
+# Jobs (learners.jobs). A running job's worker touches it every SIFT_HEARTBEAT_SECONDS; one
+# silent for SIFT_JOB_STALL_SECONDS lost its worker (killed, or its machine lost) and is
+# failed (a retrain is retried once). A queued job whose message no worker took is re-sent
+# after SIFT_JOB_RESEND_SECONDS and given up after SIFT_JOB_TIMEOUT_SECONDS.
+SIFT_HEARTBEAT_SECONDS = env.float("SIFT_HEARTBEAT_SECONDS", default=10)
+SIFT_JOB_STALL_SECONDS = env.int("SIFT_JOB_STALL_SECONDS", default=60)
+SIFT_JOB_RESEND_SECONDS = env.int("SIFT_JOB_RESEND_SECONDS", default=60)
+SIFT_JOB_TIMEOUT_SECONDS = env.int("SIFT_JOB_TIMEOUT_SECONDS", default=15 * 60)
+if SIFT_HEARTBEAT_SECONDS * 3 > SIFT_JOB_STALL_SECONDS:
+    raise ImproperlyConfigured(
+        "SIFT_JOB_STALL_SECONDS must span at least 3 heartbeats (SIFT_HEARTBEAT_SECONDS)."
+    )
+# Soft time limit per job kind, in seconds: past it the job fails with a clear message; the
+# hard limit, SIFT_TIME_LIMIT_GRACE_SECONDS later, kills the task's process.
+SIFT_TIME_LIMITS = {
+    "retrain": env.int("SIFT_TIME_LIMIT_RETRAIN", default=60 * 60),
+    "score": env.int("SIFT_TIME_LIMIT_SCORE", default=20 * 60),
+    "activate": env.int("SIFT_TIME_LIMIT_ACTIVATE", default=60 * 60),
+    "evaluate": env.int("SIFT_TIME_LIMIT_EVALUATE", default=60 * 60),
+    "simulate": env.int("SIFT_TIME_LIMIT_SIMULATE", default=4 * 60 * 60),
+}
+SIFT_TIME_LIMIT_GRACE_SECONDS = env.int("SIFT_TIME_LIMIT_GRACE_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,7 @@ from learners.models import Job, ModelVersion
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["pk", "project", "kind", "state", "progress", "created_at", "finished_at"]
+    list_display = ["pk", "project", "kind", "state", "progress", "created_at", "heartbeat_at", "finished_at"]
     list_filter = ["kind", "state"]
 
 

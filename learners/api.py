@@ -1,5 +1,7 @@
 """JSON API of the learners app: retrain, jobs, model versions."""
 
+from collections.abc import Callable
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -9,7 +11,7 @@ from rest_framework.response import Response
 
 from labeling.access import get_project_for_user, visible_projects
 from labeling.api_responses import errors
-from learners import lifecycle, reports, services, simulation_jobs
+from learners import jobs, lifecycle, reports, services, simulation_jobs
 from learners.access import get_model_for_user
 from learners.forms import TopKForm
 from learners.models import Job, ModelVersion
@@ -23,6 +25,19 @@ from learners.serializers import (
 )
 
 
+def _started(start: Callable[[], Job]) -> Response:
+    """202 with the new job; 409 with the job already running; 503 when the queue is down."""
+    try:
+        job = start()
+    except jobs.JobInProgress as exc:
+        return Response(
+            {"error": str(exc), "job": JobSerializer(exc.job).data}, status=status.HTTP_409_CONFLICT
+        )
+    except jobs.QueueUnreachable as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+
+
 @extend_schema(
     request=None,
     responses={
@@ -34,13 +49,7 @@ from learners.serializers import (
 @api_view(["POST"])
 def project_retrain(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
-    try:
-        job = services.start_retrain(project, request.user)
-    except services.RetrainInProgress as exc:
-        return Response(
-            {"error": str(exc), "job": JobSerializer(exc.job).data}, status=status.HTTP_409_CONFLICT
-        )
-    return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+    return _started(lambda: services.start_retrain(project, request.user))
 
 
 @extend_schema(responses={200: JobSerializer(many=True), **errors(401, 404)})
@@ -74,8 +83,9 @@ def project_simulations(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
     serializer = SimulationSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    job = simulation_jobs.start_simulation(project, request.user, serializer.validated_data)
-    return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+    return _started(
+        lambda: simulation_jobs.start_simulation(project, request.user, serializer.validated_data)
+    )
 
 
 @extend_schema(responses={200: ModelVersionSerializer, **errors(401, 404)})
@@ -96,14 +106,9 @@ def model_detail(request: Request, pk: str) -> Response:
 def model_activate(request: Request, pk: str) -> Response:
     model_version = get_model_for_user(request.user, pk, admin=True)
     try:
-        job = lifecycle.start_activation(model_version, request.user)
+        return _started(lambda: lifecycle.start_activation(model_version, request.user))
     except lifecycle.ActivationRefused as exc:
         return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-    except lifecycle.ActivationInProgress as exc:
-        return Response(
-            {"error": str(exc), "job": JobSerializer(exc.job).data}, status=status.HTTP_409_CONFLICT
-        )
-    return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(

@@ -18,9 +18,10 @@ from sklearn.pipeline import Pipeline
 
 from labeling.exports import DatasetRow, iter_dataset_rows
 from labeling.models import Lease, Project, QueueEntry, Ranking, Split
-from learners import evaluation, inspection, ranking, tasks, training
-from learners.jobs import fail_stale_jobs, update_job
+from learners import evaluation, inspection, jobs, ranking, training
+from learners.jobs import report
 from learners.models import Job, ModelVersion
+from learners.runner import Outcome, run_job
 
 logger = logging.getLogger(__name__)
 TEXT_PREVIEW = 280
@@ -32,12 +33,6 @@ class ModelUnavailable(Exception):
 
 class ActivationRefused(Exception):
     """This model cannot be made active (not ready, or active already)."""
-
-
-class ActivationInProgress(Exception):
-    def __init__(self, job: Job):
-        super().__init__(f"Another model is being activated in this project (job {job.pk}, {job.state}).")
-        self.job = job
 
 
 def split_rows(rows: list[DatasetRow]) -> tuple[list[DatasetRow], list[DatasetRow], int]:
@@ -120,56 +115,46 @@ def schedule_cross_validation(model_version: ModelVersion, retrain: Job) -> Job 
     """Cross-validate a new model's training labels in an `evaluate` job (inline if the retrain was)."""
     if settings.SIFT_CV_FOLDS < 2 or model_version.dataset_version_id is None:
         return None
-    job = Job.objects.create(
-        project_id=model_version.project_id,
-        kind=Job.Kind.EVALUATE,
-        created_by=retrain.created_by,
+    inline = bool(retrain.params.get("inline"))
+    job = jobs.start_job(
+        model_version.project,
+        Job.Kind.EVALUATE,
+        user=retrain.created_by,
         params={"model": str(model_version.pk)},
         message=f"Waiting for a worker to cross-validate model {model_version.short_id}.",
+        enqueue=not inline,
+        resend_if_unreachable=True,
     )
-    if retrain.params.get("inline"):
+    if inline:
         run_cross_validation(job)
-    else:
-        transaction.on_commit(lambda: tasks.cross_validate_model.delay(job.pk))
     return job
 
 
 def run_cross_validation(job: Job) -> None:
     """Fit the model's pipeline k times on its training labels; store the spread and the suspects."""
-    update_job(job, state=Job.State.RUNNING, started_at=timezone.now(), progress=0.01)
+    run_job(job, _run_cross_validation, failure="Failed; the model keeps its test-set evaluation.")
+
+
+def _run_cross_validation(job: Job) -> Outcome:
     model_version = ModelVersion.objects.select_related("project", "dataset_version").get(
         pk=job.params["model"]
     )
     project = model_version.project
-    try:
-        # The pool split only: a test item never reaches a fold, not even a held-out one.
-        train = list(iter_dataset_rows(project, model_version.dataset_version.max_annotation_id, Split.POOL))
-        summary, suspects = _cross_validate(
-            train,
-            model_version.params,
-            project.seed % 2**31,
-            lambda message: update_job(job, message=message),
-        )
-        with transaction.atomic():
-            locked = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
-            locked.evaluation = {**locked.evaluation, "cross_validation": summary, "label_suspects": suspects}
-            locked.save(update_fields=["evaluation"])
-    except Exception as exc:
-        logger.exception("evaluation job %s failed", job.pk)
-        update_job(
-            job, state=Job.State.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"
-        )
-        return
+    # The pool split only: a test item never reaches a fold, not even a held-out one.
+    train = list(iter_dataset_rows(project, model_version.dataset_version.max_annotation_id, Split.POOL))
+    summary, suspects = _cross_validate(
+        train, model_version.params, project.seed % 2**31, lambda message: report(job, message=message)
+    )
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
+        locked.evaluation = {**locked.evaluation, "cross_validation": summary, "label_suspects": suspects}
+        ModelVersion.objects.filter(pk=locked.pk).update(evaluation=locked.evaluation)
     spread = (
         f"macro-F1 {summary['mean']:.3f} ± {summary['std']:.3f}" if "mean" in summary else summary["skipped"]
     )
-    update_job(
-        job,
-        state=Job.State.SUCCEEDED,
-        finished_at=timezone.now(),
-        progress=1.0,
-        message=f"Cross-validated model {model_version.short_id}: {spread}.",
-        result={"model": str(model_version.pk), "suspects": len(suspects)},
+    return Outcome(
+        f"Cross-validated model {model_version.short_id}: {spread}.",
+        {"model": str(model_version.pk), "suspects": len(suspects)},
     )
 
 
@@ -285,35 +270,26 @@ def outcome_message(model_version: ModelVersion) -> str:
 
 
 def start_activation(model_version: ModelVersion, user: AbstractBaseUser | None, enqueue: bool = True) -> Job:
-    """Queue a job that re-scores the pool with this model and then makes it the active one."""
-    project = model_version.project
-    with transaction.atomic():
-        # One activation per project at a time: serialize the check-then-create on the project row.
-        Project.objects.select_for_update().get(pk=project.pk)
-        model_version.refresh_from_db()
-        if model_version.status != ModelVersion.Status.READY:
-            raise ActivationRefused(
-                f"Model {model_version.short_id} is {model_version.status}; "
-                "only a ready model can be activated."
-            )
-        if model_version.is_active:
-            raise ActivationRefused(f"Model {model_version.short_id} is already the active model.")
-        fail_stale_jobs(project)
-        running = Job.objects.filter(
-            project=project, kind=Job.Kind.SCORE, state__in=Job.ACTIVE_STATES
-        ).first()
-        if running is not None:
-            raise ActivationInProgress(running)
-        job = Job.objects.create(
-            project=project,
-            kind=Job.Kind.SCORE,
-            created_by=user,
-            params={"model": str(model_version.pk), "action": "activate"},
-            message=f"Waiting for a worker to activate model {model_version.short_id}.",
+    """Queue a job that re-scores the pool with this model and then makes it the active one.
+
+    Raises ActivationRefused for a model that cannot be activated, JobInProgress while
+    another activation is queued or running, QueueUnreachable when the broker is down.
+    """
+    model_version.refresh_from_db()
+    if model_version.status != ModelVersion.Status.READY:
+        raise ActivationRefused(
+            f"Model {model_version.short_id} is {model_version.status}; only a ready model can be activated."
         )
-        if enqueue:
-            transaction.on_commit(lambda: tasks.activate_model.delay(job.pk))
-    return job
+    if model_version.is_active:
+        raise ActivationRefused(f"Model {model_version.short_id} is already the active model.")
+    return jobs.start_job(
+        model_version.project,
+        Job.Kind.ACTIVATE,
+        user=user,
+        params={"model": str(model_version.pk)},
+        message=f"Waiting for a worker to activate model {model_version.short_id}.",
+        enqueue=enqueue,
+    )
 
 
 def run_activation(job: Job) -> ModelVersion | None:
@@ -321,42 +297,28 @@ def run_activation(job: Job) -> ModelVersion | None:
 
     A failure marks the job failed and leaves the active model and ranking as they were.
     """
-    update_job(
-        job, state=Job.State.RUNNING, started_at=timezone.now(), progress=0.01, message="Loading the model."
-    )
+    outcome = run_job(job, _run_activation, failure="Failed; the active model did not change.")
+    return outcome and ModelVersion.objects.get(pk=job.params["model"])
+
+
+def _run_activation(job: Job) -> Outcome:
+    report(job, message="Loading the model.")
     model_version = ModelVersion.objects.select_related("project").filter(pk=job.params.get("model")).first()
-    try:
-        if model_version is None:
-            raise ModelUnavailable("The model to activate no longer exists.")
-        model = load_model(model_version)
-        new_ranking = ranking.rank_pool(
-            model_version.project,
-            model,
-            model_version,
-            progress=lambda done: update_job(
-                job, progress=0.05 + 0.9 * done, message="Ranking the unlabeled pool."
-            ),
-        )
-        activate(model_version, new_ranking)
-    except Exception as exc:
-        logger.exception("activation job %s failed", job.pk)
-        update_job(
-            job,
-            state=Job.State.FAILED,
-            finished_at=timezone.now(),
-            error=f"{type(exc).__name__}: {exc}",
-            message="Failed; the active model did not change.",
-        )
-        return None
-    update_job(
-        job,
-        state=Job.State.SUCCEEDED,
-        finished_at=timezone.now(),
-        progress=1.0,
-        message=f"Model {model_version.short_id} is active; it ranked {new_ranking.size} items.",
-        result={"model": str(model_version.pk), "ranking": new_ranking.pk},
+    if model_version is None:
+        raise ModelUnavailable("The model to activate no longer exists.")
+    model = load_model(model_version)
+    new_ranking = ranking.rank_pool(
+        model_version.project,
+        model,
+        model_version,
+        progress=lambda done: report(job, progress=0.05 + 0.9 * done, message="Ranking the unlabeled pool."),
     )
-    return model_version
+    report(job)  # a job failed meanwhile must not swap its queue in
+    activate(model_version, new_ranking)
+    return Outcome(
+        f"Model {model_version.short_id} is active; it ranked {new_ranking.size} items.",
+        {"model": str(model_version.pk), "ranking": new_ranking.pk},
+    )
 
 
 def activate(model_version: ModelVersion | None, new_ranking: Ranking) -> None:
@@ -377,34 +339,35 @@ def activate(model_version: ModelVersion | None, new_ranking: Ranking) -> None:
 
 def _refresh_held_suggestions(project: Project, new_ranking: Ranking) -> None:
     """Items held by annotators show the new model's suggestion, or none, never the old one's."""
-    leases = Lease.objects.filter(item__project=project, expires_at__gt=timezone.now()).exclude(
-        model_ref=new_ranking.model_ref
-    )
-    entries = {
-        e.item_id: e
-        for e in QueueEntry.objects.filter(ranking=new_ranking, item__leases__in=leases).distinct()
-    }
-    for lease in leases.select_related("item"):
+    _apply_suggestions(_held_leases(project, new_ranking), new_ranking)
+
+
+def _held_leases(project: Project, new_ranking: Ranking) -> list[Lease]:
+    leases = Lease.objects.filter(item__project=project, expires_at__gt=timezone.now())
+    return list(leases.exclude(model_ref=new_ranking.model_ref).select_related("item"))
+
+
+def _apply_suggestions(leases: list[Lease], new_ranking: Ranking) -> None:
+    """Rewrite each lease with a filtered UPDATE, not save(): annotators keep labeling during the
+    swap, and a lease whose item was just labeled (deleted) or served again is simply skipped."""
+    item_ids = [lease.item_id for lease in leases]
+    entries = {e.item_id: e for e in QueueEntry.objects.filter(ranking=new_ranking, item__in=item_ids)}
+    for lease in leases:
         entry = entries.get(lease.item_id)
         if entry is None:
             # The old model chose the item (model_ref stays true), but its guess is withdrawn.
-            lease.suggested_label_id, lease.suggestion_confidence = None, None
+            fields = {"suggested_label": None, "suggestion_confidence": None}
         else:
             on_pool = lease.item.split == Split.POOL
-            lease.model_ref, lease.strategy, lease.score = new_ranking.model_ref, entry.strategy, entry.score
-            lease.reason = entry.reason
-            lease.suggested_label_id = entry.suggested_label_id if on_pool else None
-            lease.suggestion_confidence = entry.confidence if on_pool else None
-        lease.save(
-            update_fields=[
-                "model_ref",
-                "suggested_label",
-                "suggestion_confidence",
-                "strategy",
-                "score",
-                "reason",
-            ]
-        )
+            fields = {
+                "model_ref": new_ranking.model_ref,
+                "strategy": entry.strategy,
+                "score": entry.score,
+                "reason": entry.reason,
+                "suggested_label_id": entry.suggested_label_id if on_pool else None,
+                "suggestion_confidence": entry.confidence if on_pool else None,
+            }
+        Lease.objects.filter(pk=lease.pk, expires_at=lease.expires_at).update(**fields)
 
 
 def set_promotion_tolerance(project: Project, tolerance: float) -> None:

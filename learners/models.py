@@ -10,12 +10,14 @@ from labeling.models import DatasetVersion, Project
 
 class Job(models.Model):
     class Kind(models.TextChoices):
-        IMPORT = "import"
-        RETRAIN = "retrain"
-        SCORE = "score"
-        EXPORT = "export"
-        SIMULATE = "simulate"
-        EVALUATE = "evaluate"
+        RETRAIN = "retrain", "Retrain"
+        # Slots newly imported items into the active ranking.
+        SCORE = "score", "Score new items"
+        # Re-ranks the pool with a chosen model, then makes it the active one.
+        ACTIVATE = "activate", "Activate"
+        # Cross-validates a new model's training labels.
+        EVALUATE = "evaluate", "Evaluate"
+        SIMULATE = "simulate", "Simulate"
 
     class State(models.TextChoices):
         QUEUED = "queued"
@@ -37,9 +39,13 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # Moved on every progress report: a running job that stops reporting lost its worker.
     updated_at = models.DateTimeField(auto_now=True)
+    # When the job's message last reached the broker (null: never, e.g. it was unreachable).
+    sent_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Moved by the worker at least every SIFT_HEARTBEAT_SECONDS while the job runs, also inside
+    # long phases: a running job whose heartbeat stops lost its worker (learners.jobs).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

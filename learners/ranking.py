@@ -22,7 +22,7 @@ from django.db.models import Min, QuerySet
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Origin, Project, QueueEntry, Ranking, Split
 from labeling.services import get_label_watermark
-from learners import mixing, sampling, scoring, training
+from learners import artifacts, mixing, sampling, scoring, training
 from learners.models import ModelVersion
 
 TEXT_BATCH = 5_000
@@ -216,8 +216,7 @@ def candidate_count() -> int:
 def save_bundle(project: Project, rankers: scoring.RankerSet) -> dict:
     """Save the fitted rankers so that workers (and items imported later) can score with them."""
     path = Path(str(project.pk)) / f"rankers-{uuid.uuid4().hex}.joblib"
-    sha256 = training.save_artifact(rankers, settings.ARTIFACT_DIR / path)
-    return {"path": str(path), "sha256": sha256}
+    return {"path": str(path), "sha256": artifacts.save_object(rankers, path)}
 
 
 def load_bundle(bundle: dict) -> scoring.RankerSet:

@@ -3,28 +3,21 @@
 import functools
 import logging
 import time
-from pathlib import Path
 
-from celery import group
+from celery import current_app, group
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Project, Split
 from labeling.services import create_dataset_version
-from learners import lifecycle, ranking, scoring, tasks, training
-from learners.jobs import fail_job, fail_stale_jobs, update_job
+from learners import artifacts, jobs, lifecycle, ranking, scoring, training
+from learners.jobs import report
 from learners.models import Job, ModelVersion, ScoreChunk
+from learners.runner import Outcome, run_job
 
 logger = logging.getLogger(__name__)
-
-
-class RetrainInProgress(Exception):
-    def __init__(self, job: Job):
-        super().__init__(f"A retrain of this project is already {job.state} (job {job.pk}).")
-        self.job = job
 
 
 def start_retrain(
@@ -33,30 +26,21 @@ def start_retrain(
     trigger: str = "manual",
     enqueue: bool = True,
 ) -> Job:
-    """Queue a retrain job, unless one is already queued or running for the project.
+    """Queue a retrain job; JobInProgress if one is queued or running for the project.
 
-    With `enqueue=False` the caller runs it (`run_retrain`) instead of a worker.
+    With `enqueue=False` the caller runs it (`run_retrain`) instead of a worker. An automatic
+    retrain whose message cannot be sent stays queued for the sweeper; any other start
+    raises QueueUnreachable.
     """
-    with transaction.atomic():
-        # One retrain per project at a time: serialize the check-then-create on the project row.
-        Project.objects.select_for_update().get(pk=project.pk)
-        fail_stale_jobs(project)
-        running = Job.objects.filter(
-            project=project, kind=Job.Kind.RETRAIN, state__in=Job.ACTIVE_STATES
-        ).first()
-        if running is not None:
-            raise RetrainInProgress(running)
-        job = Job.objects.create(
-            project=project,
-            kind=Job.Kind.RETRAIN,
-            created_by=user,
-            # Inline retrains (tests, `retrain --inline`) also cross-validate inline.
-            params={"trigger": trigger, "inline": not enqueue},
-            message="Waiting for a worker.",
-        )
-        if enqueue:
-            transaction.on_commit(lambda: tasks.retrain.delay(job.pk))
-    return job
+    return jobs.start_job(
+        project,
+        Job.Kind.RETRAIN,
+        user=user,
+        # Inline retrains (tests, `retrain --inline`) also cross-validate inline.
+        params={"trigger": trigger, "inline": not enqueue},
+        enqueue=enqueue,
+        resend_if_unreachable=trigger == "auto",
+    )
 
 
 def maybe_start_retrain(project_id: int) -> Job | None:
@@ -68,7 +52,7 @@ def maybe_start_retrain(project_id: int) -> Job | None:
         return None
     try:
         return start_retrain(project, trigger="auto")
-    except RetrainInProgress:
+    except jobs.JobInProgress:
         return None  # the running job starts the next one when it ends
 
 
@@ -88,54 +72,48 @@ def run_retrain(job: Job) -> ModelVersion | None:
     finishes the last chunk swaps the ranking in. A failure at any step marks the job
     failed and leaves the previous model and ranking in place.
     """
+    run_job(job, _retrain, failure=RETRAIN_FAILED)
+    return ModelVersion.objects.filter(job=job).exclude(status=ModelVersion.Status.FAILED).first()
+
+
+RETRAIN_FAILED = "Failed; the previous model and queue stay."
+
+
+def _retrain(job: Job) -> Outcome | None:
     project = job.project
-    update_job(
-        job,
-        state=Job.State.RUNNING,
-        started_at=timezone.now(),
-        progress=0.01,
-        message="Fixing a dataset version.",
+    report(job, message="Fixing a dataset version.")
+    model, model_version = _train(job, project)
+    if model_version is not None and model_version.shadow.get("promoted") is False:
+        return _success(job, model_version, ranking_pk=None)  # a candidate: the active model and queue stay
+    report(job, progress=0.35, message="Fitting the rankers.")
+    rankers = ranking.prepare_rankers(project, model, job.params["watermark"])
+    bounds = ranking.chunk_bounds(project, settings.SIFT_SCORE_CHUNK_SIZE)
+    job.params |= {
+        "bundle": ranking.save_bundle(project, rankers),
+        "chunks": len(bounds),
+        "model_version": str(model_version.pk) if model_version else None,
+    }
+    report(
+        job, params=job.params, progress=0.4, message=f"Ranking {len(bounds)} chunk(s) of the unlabeled pool."
     )
-    model_version = None
-    try:
-        model, model_version = _train(job, project)
-        if model_version is not None and model_version.shadow.get("promoted") is False:
-            _succeed(job, model_version, ranking_pk=None)  # a candidate: the active model and queue stay
-            return model_version
-        update_job(job, progress=0.35, message="Fitting the rankers.")
-        rankers = ranking.prepare_rankers(project, model, job.params["watermark"])
-        bounds = ranking.chunk_bounds(project, settings.SIFT_SCORE_CHUNK_SIZE)
-        job.params |= {
-            "bundle": ranking.save_bundle(project, rankers),
-            "chunks": len(bounds),
-            "model_version": str(model_version.pk) if model_version else None,
-        }
-        update_job(
-            job,
-            params=job.params,
-            progress=0.4,
-            message=f"Ranking {len(bounds)} chunk(s) of the unlabeled pool.",
-        )
-        if len(bounds) <= 1:
-            keep = ranking.candidate_count()
-            candidates = scoring.Candidates(keep=keep)
-            for first, last in bounds:
-                candidates.merge(ranking.score_range(project, rankers, first, last, keep))
-            _finish(job, model_version, rankers, candidates)
-        else:
-            chunks = [tasks.score_chunk.s(job.pk, i, first, last) for i, (first, last) in enumerate(bounds)]
-            transaction.on_commit(lambda: group(chunks).apply_async())
-    except Exception as exc:
-        _fail(job, exc)
-        return None
-    return model_version
+    if len(bounds) > 1:
+        chunks = [
+            current_app.signature("learners.tasks.score_chunk", args=(job.pk, i, first, last))
+            for i, (first, last) in enumerate(bounds)
+        ]
+        group(chunks).apply_async()
+        return None  # the worker that scores the last chunk ends the job
+    candidates = scoring.Candidates(keep=ranking.candidate_count())
+    for first, last in bounds:
+        candidates.merge(ranking.score_range(project, rankers, first, last, candidates.keep))
+    return _finish(job, model_version, rankers, candidates)
 
 
 def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
     """Fit on the labeled pool and evaluate on the labeled test set; (None, None) in cold start."""
     version = create_dataset_version(project, job.created_by, note=f"Retrain job {job.pk}")
     job.params["watermark"] = version.max_annotation_id
-    update_job(job, params=job.params)
+    report(job, params=job.params)
     rows = list(iter_dataset_rows(project, version.max_annotation_id))
     train = [(r.text, r.label) for r in rows if r.split == Split.POOL]
     test = [(r.text, r.label) for r in rows if r.split == Split.TEST]
@@ -154,7 +132,7 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
         train_size=len(train),
         test_size=len(test),
     )
-    update_job(job, progress=0.1, message=f"Fitting on {len(train)} labeled pool items.")
+    report(job, progress=0.1, message=f"Fitting on {len(train)} labeled pool items.")
     started = time.monotonic()
     model = training.fit_pipeline(
         [t for t, _ in train],
@@ -163,15 +141,15 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
         random_state=project.seed % 2**31,
     )
     seconds = time.monotonic() - started
-    update_job(job, progress=0.3, message=f"Evaluating on {len(test)} labeled test items.")
-    metrics, report = lifecycle.evaluate_model(model, rows, seed=project.seed % 2**31)
-    path = Path(str(project.pk)) / f"{model_version.pk.hex}.joblib"
-    sha256 = training.save_artifact(model, settings.ARTIFACT_DIR / path)
+    report(job, progress=0.3, message=f"Evaluating on {len(test)} labeled test items.")
+    metrics, evaluation = lifecycle.evaluate_model(model, rows, seed=project.seed % 2**31)
+    path = artifacts.model_path(model_version)
+    sha256 = artifacts.save_object(model, path)
     ModelVersion.objects.filter(pk=model_version.pk).update(
         status=ModelVersion.Status.READY,
         classes=list(model.classes_),
         metrics=metrics,
-        evaluation=report,
+        evaluation=evaluation,
         artifact=str(path),
         sha256=sha256,
         training_seconds=seconds,
@@ -184,24 +162,19 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
 
 def score_chunk(job: Job, index: int, first: int, last: int) -> None:
     """Score one chunk of the pool for a running retrain; the last chunk finishes the job."""
-    if job.state != Job.State.RUNNING:
-        return
-    try:
-        rankers = _load_bundle(job.params["bundle"]["path"], job.params["bundle"]["sha256"])
-        started = time.monotonic()
-        candidates = ranking.score_range(job.project, rankers, first, last, ranking.candidate_count())
-        ScoreChunk.objects.update_or_create(
-            job=job,
-            index=index,
-            defaults={
-                "payload": ranking.encode_candidates(candidates),
-                "seconds": time.monotonic() - started,
-            },
-        )
-        if _claim_merge(job):
-            _merge(job, rankers)
-    except Exception as exc:
-        _fail(job, exc)
+    run_job(job, lambda job: _score_chunk(job, index, first, last), claim=False, failure=RETRAIN_FAILED)
+
+
+def _score_chunk(job: Job, index: int, first: int, last: int) -> Outcome | None:
+    rankers = _load_bundle(job.params["bundle"]["path"], job.params["bundle"]["sha256"])
+    started = time.monotonic()
+    candidates = ranking.score_range(job.project, rankers, first, last, ranking.candidate_count())
+    ScoreChunk.objects.update_or_create(
+        job=job,
+        index=index,
+        defaults={"payload": ranking.encode_candidates(candidates), "seconds": time.monotonic() - started},
+    )
+    return _merge(job, rankers) if _claim_merge(job) else None
 
 
 def _claim_merge(job: Job) -> bool:
@@ -209,18 +182,22 @@ def _claim_merge(job: Job) -> bool:
     with transaction.atomic():
         # The job row lock serializes the workers that finish chunks at the same moment.
         locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.state != Job.State.RUNNING:
+            raise jobs.JobAbandoned(f"retrain job {job.pk} is {locked.state}")
         done = ScoreChunk.objects.filter(job=job).count()
-        locked.progress = 0.4 + 0.5 * done / locked.params["chunks"]
-        locked.message = f"Scored {done} of {locked.params['chunks']} chunks."
         claim = done == locked.params["chunks"] and not locked.params.get("merging")
         if claim:
             locked.params["merging"] = True
-        locked.save(update_fields=["progress", "message", "params"])
-    job.params = locked.params
+        report(
+            job,
+            progress=0.4 + 0.5 * done / locked.params["chunks"],
+            message=f"Scored {done} of {locked.params['chunks']} chunks.",
+            params=locked.params,
+        )
     return claim
 
 
-def _merge(job: Job, rankers: scoring.RankerSet) -> None:
+def _merge(job: Job, rankers: scoring.RankerSet) -> Outcome:
     keep = ranking.candidate_count()
     candidates = scoring.Candidates(keep=keep)
     for payload in ScoreChunk.objects.filter(job=job).order_by("index").values_list("payload", flat=True):
@@ -228,7 +205,7 @@ def _merge(job: Job, rankers: scoring.RankerSet) -> None:
     model_version = (
         ModelVersion.objects.get(pk=job.params["model_version"]) if job.params.get("model_version") else None
     )
-    _finish(job, model_version, rankers, candidates)
+    return _finish(job, model_version, rankers, candidates)
 
 
 @functools.lru_cache(maxsize=4)
@@ -237,16 +214,17 @@ def _load_bundle(path: str, sha256: str) -> scoring.RankerSet:
     return ranking.load_bundle({"path": path, "sha256": sha256})
 
 
-def _finish(job: Job, model_version: ModelVersion | None, rankers: scoring.RankerSet, candidates) -> None:
+def _finish(job: Job, model_version: ModelVersion | None, rankers: scoring.RankerSet, candidates) -> Outcome:
     project = job.project
-    update_job(job, progress=0.95, message="Writing the new queue.")
+    report(job, progress=0.95, message="Writing the new queue.")
     new_ranking = ranking.write_ranking(project, model_version, rankers, candidates, job.params["bundle"])
+    report(job)  # a job failed meanwhile must not swap its queue in
     lifecycle.activate(model_version, new_ranking)
     ScoreChunk.objects.filter(job=job).delete()
-    _succeed(job, model_version, new_ranking.pk)
+    return _success(job, model_version, new_ranking.pk)
 
 
-def _succeed(job: Job, model_version: ModelVersion | None, ranking_pk: int | None) -> None:
+def _success(job: Job, model_version: ModelVersion | None, ranking_pk: int | None) -> Outcome:
     if model_version is None:
         message = f"Cold start: {job.params.get('cold_start') or 'some labels have too few examples'} "
         message += "The queue favours items unlike anything labeled."
@@ -260,56 +238,36 @@ def _succeed(job: Job, model_version: ModelVersion | None, ranking_pk: int | Non
             "metrics": _headline(model_version.metrics),
             "promoted": model_version.is_active,
         }
-    update_job(
-        job,
-        state=Job.State.SUCCEEDED,
-        finished_at=timezone.now(),
-        progress=1.0,
-        message=message[:500],
-        result=result,
-    )
+    return Outcome(message, result, then=lambda: _after_retrain(job, model_version))
+
+
+def _after_retrain(job: Job, model_version: ModelVersion | None) -> None:
     if model_version is not None:
         lifecycle.schedule_cross_validation(model_version, job)
     transaction.on_commit(lambda: maybe_start_retrain(job.project_id))
 
 
-def _fail(job: Job, exc: Exception) -> None:
-    fail_job(job, exc)
-    ModelVersion.objects.filter(job=job, is_active=False).update(status=ModelVersion.Status.FAILED)
-
-
 def score_new_items(job: Job) -> None:
     """Slot items imported after the last retrain into the active ranking."""
-    update_job(job, state=Job.State.RUNNING, started_at=timezone.now(), message="Scoring new items.")
-    try:
-        project = Project.objects.select_related("active_ranking").get(pk=job.project_id)
-        items = Item.objects.filter(project=project, import_batch_id=job.params["import_batch"])
-        placed = ranking.place_new_items(project, items & ranking.rankable_items(project))
-    except Exception as exc:
-        _fail(job, exc)
-        return
-    update_job(
-        job,
-        state=Job.State.SUCCEEDED,
-        finished_at=timezone.now(),
-        progress=1.0,
-        message=f"Placed {placed} new items in the queue.",
-        result={"placed": placed},
-    )
+    run_job(job, _score_new_items, failure="Failed; the new items are served in random order.")
+
+
+def _score_new_items(job: Job) -> Outcome:
+    report(job, message="Scoring new items.")
+    project = Project.objects.select_related("active_ranking").get(pk=job.project_id)
+    items = Item.objects.filter(project=project, import_batch_id=job.params["import_batch"])
+    placed = ranking.place_new_items(project, items & ranking.rankable_items(project))
+    return Outcome(f"Placed {placed} new items in the queue.", {"placed": placed})
 
 
 def start_scoring_new_items(project: Project, import_batch_id: int) -> Job | None:
     """Queue a job that ranks newly imported items with the active rankers, if there are any."""
     if project.active_ranking_id is None:
         return None
-    job = Job.objects.create(
-        project=project,
-        kind=Job.Kind.SCORE,
-        params={"import_batch": import_batch_id},
-        message="Waiting for a worker.",
+    # Sent after the import commits: an unreachable queue must not undo the import.
+    return jobs.start_job(
+        project, Job.Kind.SCORE, params={"import_batch": import_batch_id}, resend_if_unreachable=True
     )
-    transaction.on_commit(lambda: tasks.score_new_items.delay(job.pk))
-    return job
 
 
 def _headline(metrics: dict) -> dict:

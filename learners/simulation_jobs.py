@@ -3,17 +3,15 @@
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.utils import timezone
 
 from labeling.exports import iter_dataset_rows
 from labeling.models import Project, Split
 from labeling.services import get_label_watermark
-from learners import curves, simulation, tasks, training
-from learners.jobs import fail_job, update_job
+from learners import artifacts, curves, jobs, simulation, training
+from learners.jobs import report
 from learners.models import Job
+from learners.runner import Outcome, run_job
 
 SIMULATION_DEFAULTS = {
     "strategies": ["random", "margin", "error", "novelty", "mix"],
@@ -26,40 +24,33 @@ MIN_SIMULATION_TEST = 20
 
 
 def start_simulation(project: Project, user: AbstractBaseUser | None, params: dict) -> Job:
-    """Queue a simulation of the strategies on the project's own labeled data."""
-    job = Job.objects.create(
-        project=project,
-        kind=Job.Kind.SIMULATE,
-        created_by=user,
-        params={**SIMULATION_DEFAULTS, **params},
-        message="Waiting for a worker.",
-    )
-    transaction.on_commit(lambda: tasks.simulate.delay(job.pk))
-    return job
+    """Queue a simulation of the strategies on the project's own labeled data (its own queue)."""
+    return jobs.start_job(project, Job.Kind.SIMULATE, user=user, params={**SIMULATION_DEFAULTS, **params})
 
 
 def run_simulation(job: Job) -> None:
     """Replay the project's labeled pool with an oracle, judged on its labeled test items."""
-    update_job(job, state=Job.State.RUNNING, started_at=timezone.now(), message="Reading the labels.")
-    try:
-        data = _simulation_data(job.project)
-        p = job.params
-        budget = min(p["budget"], len(data.pool_texts))
-        runs = simulation.simulate(
-            data,
-            p["strategies"],
-            list(range(p["seeds"])),
-            p["batch"],
-            budget,
-            p["target"],
-            progress=lambda message, done: update_job(job, progress=0.02 + 0.9 * done, message=message),
-        )
-        path = Path(str(job.project_id)) / f"simulation-{job.pk}.svg"
-        (settings.ARTIFACT_DIR / path).parent.mkdir(parents=True, exist_ok=True)
-        (settings.ARTIFACT_DIR / path).write_bytes(curves.plot_curves(runs, p["target"]))
-    except Exception as exc:
-        fail_job(job, exc)
-        return
+    run_job(job, _run_simulation)
+
+
+def _run_simulation(job: Job) -> Outcome:
+    report(job, message="Reading the labels.")
+    data = _simulation_data(job.project)
+    p = job.params
+    budget = min(p["budget"], len(data.pool_texts))
+    runs = simulation.simulate(
+        data,
+        p["strategies"],
+        list(range(p["seeds"])),
+        p["batch"],
+        budget,
+        p["target"],
+        progress=lambda message, done: report(job, progress=0.02 + 0.9 * done, message=message),
+    )
+    path = Path(str(job.project_id)) / f"simulation-{job.pk}.svg"
+    # Recorded before the write, so that a failed job's half-written plot is removed.
+    report(job, params={**p, "plot": str(path)})
+    artifacts.write_bytes(path, curves.plot_curves(runs, p["target"]))
     result = {
         "table": simulation.summarize(runs),
         "runs": [r.summary() for r in runs],
@@ -68,14 +59,7 @@ def run_simulation(job: Job) -> None:
         "test": len(data.test_texts),
         "budget": budget,
     }
-    update_job(
-        job,
-        state=Job.State.SUCCEEDED,
-        finished_at=timezone.now(),
-        progress=1.0,
-        message=_simulation_verdict(result["table"], p["target"]),
-        result=result,
-    )
+    return Outcome(_simulation_verdict(result["table"], p["target"]), result)
 
 
 def _simulation_data(project: Project) -> simulation.Dataset:

@@ -150,9 +150,14 @@ def save_artifact(model: Pipeline, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
-    joblib.dump(model, tmp, compress=3)
-    digest = file_sha256(Path(tmp))
-    os.replace(tmp, path)
+    try:
+        joblib.dump(model, tmp, compress=3)
+        digest = file_sha256(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk leaves half a file behind: remove it, whatever stopped the write.
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return digest
 
 

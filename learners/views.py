@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling.access import get_project_for_user, is_project_admin, visible_projects
-from learners import lifecycle, reports, services, simulation, simulation_jobs
+from learners import jobs, lifecycle, reports, services, simulation, simulation_jobs
 from learners.access import get_model_for_user
 from learners.forms import PromotionToleranceForm, TopKForm
 from learners.models import Job, ModelVersion
@@ -39,10 +39,18 @@ def project_retrain(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug=slug, admin=True)
     try:
         job = services.start_retrain(project, request.user)
-    except services.RetrainInProgress as exc:
+    except jobs.JobInProgress as exc:
         messages.info(request, str(exc))
         job = exc.job
+    except jobs.QueueUnreachable as exc:
+        return _queue_unreachable(request, project, exc)
     return redirect("learners:job-detail", pk=job.pk)
+
+
+def _queue_unreachable(request: HttpRequest, project, exc: jobs.QueueUnreachable) -> HttpResponse:
+    # The job was failed, not left queued: say so on the page the button was on.
+    messages.error(request, f"Not started: {exc}.")
+    return redirect("learners:project-models", slug=project.slug)
 
 
 @login_required
@@ -67,7 +75,10 @@ def project_simulate(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("learners:project-models", slug=project.slug)
-    job = simulation_jobs.start_simulation(project, request.user, form.validated_data)
+    try:
+        job = simulation_jobs.start_simulation(project, request.user, form.validated_data)
+    except jobs.QueueUnreachable as exc:
+        return _queue_unreachable(request, project, exc)
     return redirect("learners:job-detail", pk=job.pk)
 
 
@@ -116,9 +127,11 @@ def model_activate(request: HttpRequest, pk: str) -> HttpResponse:
     except lifecycle.ActivationRefused as exc:
         messages.error(request, str(exc))
         return redirect("learners:model-detail", pk=model_version.pk)
-    except lifecycle.ActivationInProgress as exc:
+    except jobs.JobInProgress as exc:
         messages.info(request, str(exc))
         job = exc.job
+    except jobs.QueueUnreachable as exc:
+        return _queue_unreachable(request, model_version.project, exc)
     return redirect("learners:job-detail", pk=job.pk)
 
 

@@ -38,7 +38,7 @@ def test_rollback_in_a_worker_serves_items_ranked_by_the_older_model(worker):  #
     started = client.post(f"/api/v1/models/{older['id']}/activate")
     assert started.status_code == 202
     job = _wait_for_job(client, started.json()["job"]["id"], worker)
-    assert job["kind"] == "score"
+    assert job["kind"] == "activate"
     assert job["result"]["model"] == older["id"]
 
     models = {m["id"]: m for m in client.get(f"/api/v1/projects/{pid}/models").json()}

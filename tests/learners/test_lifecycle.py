@@ -174,17 +174,17 @@ def test_rollback_re_scores_the_pool_and_suggestions_come_from_that_model(
     assert held["reason"]["model"] == str(second.pk)
 
     with (
-        mock.patch.object(tasks.activate_model, "delay") as delay,
+        mock.patch("learners.jobs.current_app.send_task") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = api_client(owner).post(f"/api/v1/models/{first.pk}/activate")
     assert response.status_code == 202
     job_id = response.json()["job"]["id"]
-    delay.assert_called_once_with(job_id)
+    send.assert_called_once_with("learners.tasks.activate_model", args=[job_id])
     tasks.activate_model(job_id)  # what the worker runs
 
     job = Job.objects.get(pk=job_id)
-    assert (job.kind, job.state) == (Job.Kind.SCORE, Job.State.SUCCEEDED)
+    assert (job.kind, job.state) == (Job.Kind.ACTIVATE, Job.State.SUCCEEDED)
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.is_active
@@ -313,7 +313,7 @@ def test_activation_refusals(lab, owner, annotator, outsider):
     assert api_client(annotator).post(f"/api/v1/models/{model.pk}/activate").status_code == 403
     assert api_client(outsider).post(f"/api/v1/models/{model.pk}/activate").status_code == 404
     assert api_client(owner).get("/api/v1/models/00000000-0000-0000-0000-000000000000").status_code == 404
-    assert not Job.objects.filter(kind=Job.Kind.SCORE).exists()
+    assert not Job.objects.filter(kind=Job.Kind.ACTIVATE).exists()
 
     other = ModelVersion.objects.create(
         project=lab,
@@ -325,8 +325,8 @@ def test_activation_refusals(lab, owner, annotator, outsider):
     lifecycle.start_activation(other, owner, enqueue=False)
     second = client.post(f"/api/v1/models/{other.pk}/activate")
     assert second.status_code == 409
-    assert second.json()["job"]["kind"] == "score"
-    assert Job.objects.filter(kind=Job.Kind.SCORE).count() == 1
+    assert second.json()["job"]["kind"] == "activate"
+    assert Job.objects.filter(kind=Job.Kind.ACTIVATE).count() == 1
 
 
 def test_activate_button_on_the_model_page_queues_a_job(client, lab, owner, annotator):
@@ -338,12 +338,12 @@ def test_activate_button_on_the_model_page_queues_a_job(client, lab, owner, anno
     client.force_login(annotator)
     assert client.post(f"/models/{first.pk}/activate").status_code == 403
     client.force_login(owner)
-    with mock.patch.object(tasks.activate_model, "delay"):
+    with mock.patch("learners.jobs.current_app.send_task"):
         response = client.post(f"/models/{first.pk}/activate")
-    job = Job.objects.get(kind=Job.Kind.SCORE)
+    job = Job.objects.get(kind=Job.Kind.ACTIVATE)
     assert response.status_code == 302
     assert response["Location"] == f"/jobs/{job.pk}/"
-    assert job.params == {"model": str(first.pk), "action": "activate"}
+    assert job.params == {"model": str(first.pk)}
 
 
 def test_promotion_tolerance_is_a_project_setting(client, lab, owner, annotator):
@@ -391,14 +391,13 @@ def test_cross_validation_can_be_turned_off(lab, settings):
 
 def test_a_queued_retrain_cross_validates_in_a_job_of_its_own(lab, owner, django_capture_on_commit_callbacks):
     with (
-        mock.patch.object(tasks.retrain, "delay") as retrain_delay,
-        mock.patch.object(tasks.cross_validate_model, "delay") as evaluate_delay,
+        mock.patch("learners.jobs.current_app.send_task") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         job = services.start_retrain(lab, owner)
-    retrain_delay.assert_called_once_with(job.pk)
+    send.assert_called_once_with("learners.tasks.retrain", args=[job.pk])
     with (
-        mock.patch.object(tasks.cross_validate_model, "delay") as evaluate_delay,
+        mock.patch("learners.jobs.current_app.send_task") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         tasks.retrain(job.pk)
@@ -406,7 +405,7 @@ def test_a_queued_retrain_cross_validates_in_a_job_of_its_own(lab, owner, django
     assert model.is_active  # the ranking did not wait for the cross-validation
     assert "pending" in model.evaluation["cross_validation"]
     evaluate = Job.objects.get(kind=Job.Kind.EVALUATE)
-    evaluate_delay.assert_called_once_with(evaluate.pk)
+    send.assert_called_once_with("learners.tasks.cross_validate_model", args=[evaluate.pk])
     assert evaluate.params == {"model": str(model.pk)}
 
     tasks.cross_validate_model(evaluate.pk)

@@ -112,14 +112,14 @@ def test_items_imported_after_a_retrain_are_ranked_on_arrival(project, django_ca
     project.refresh_from_db()
     before = project.active_ranking.entries.count()
     with (
-        mock.patch("learners.tasks.score_new_items.delay") as delay,
+        mock.patch("learners.jobs.current_app.send_task") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         import_rows(
             project, [{"id": "n1", "text": "great service but rude staff"}, {"id": "n2", "text": "loved it"}]
         )
     job = Job.objects.get(kind=Job.Kind.SCORE)
-    delay.assert_called_once_with(job.pk)
+    send.assert_called_once_with("learners.tasks.score_new_items", args=[job.pk])
 
     services.score_new_items(job)
     job.refresh_from_db()
@@ -147,7 +147,7 @@ def test_labels_that_arrive_during_a_retrain_start_the_next_one_when_it_ends(
         return real_bounds(*args, **kwargs)
 
     with (
-        mock.patch("learners.tasks.retrain.delay") as delay,
+        mock.patch("learners.jobs.current_app.send_task") as send,
         mock.patch.object(ranking, "chunk_bounds", label_meanwhile),
         django_capture_on_commit_callbacks(execute=True),
     ):
@@ -157,7 +157,7 @@ def test_labels_that_arrive_during_a_retrain_start_the_next_one_when_it_ends(
     assert job.state == Job.State.SUCCEEDED
     follow_up = Job.objects.get(kind=Job.Kind.RETRAIN, state=Job.State.QUEUED)
     assert follow_up.params["trigger"] == "auto"
-    delay.assert_called_once_with(follow_up.pk)
+    send.assert_called_once_with("learners.tasks.retrain", args=[follow_up.pk])
 
 
 def test_adaptive_mix_weights_follow_where_the_model_was_wrong(project, annotator):

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from labeling import services as labeling_services
 from labeling.models import QueueEntry, Split
-from learners import services, training
+from learners import jobs, services, training
 from learners.models import Job, ModelVersion
 from tests.factories import api_client, import_rows, make_review_rows
 
@@ -141,7 +141,7 @@ def test_too_few_labels_give_a_cold_start_queue_of_novel_items_and_no_model(proj
 
 def test_only_one_retrain_per_project_at_a_time(labeled):
     services.start_retrain(labeled, enqueue=False)
-    with pytest.raises(services.RetrainInProgress):
+    with pytest.raises(jobs.JobInProgress):
         services.start_retrain(labeled, enqueue=False)
 
 
@@ -150,13 +150,13 @@ def test_retrain_api_queues_a_job_then_refuses_a_second_with_409(
 ):
     client = api_client(owner)
     with (
-        mock.patch("learners.tasks.retrain.delay") as delay,
+        mock.patch("learners.jobs.current_app.send_task") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.post(f"/api/v1/projects/{labeled.pk}/retrain")
     assert response.status_code == 202
     job_id = response.json()["job"]["id"]
-    delay.assert_called_once_with(job_id)
+    send.assert_called_once_with("learners.tasks.retrain", args=[job_id])
 
     again = client.post(f"/api/v1/projects/{labeled.pk}/retrain")
     assert again.status_code == 409
@@ -188,7 +188,7 @@ def test_auto_retrain_starts_after_retrain_every_new_labels(
     project.save()
     import_rows(project, make_review_rows(10))
     label = project.labels.first()
-    with mock.patch("learners.tasks.retrain.delay") as delay:
+    with mock.patch("learners.jobs.current_app.send_task") as send:
         for item in project.items.order_by("pk")[:2]:
             with django_capture_on_commit_callbacks(execute=True):
                 labeling_services.save_annotation(item, annotator, label)
@@ -197,7 +197,7 @@ def test_auto_retrain_starts_after_retrain_every_new_labels(
             labeling_services.save_annotation(project.items.order_by("pk")[2], annotator, label)
     job = Job.objects.get()
     assert job.params["trigger"] == "auto"
-    delay.assert_called_once_with(job.pk)
+    send.assert_called_once_with("learners.tasks.retrain", args=[job.pk])
 
 
 def test_retrain_command_inline_and_unknown_project(labeled):
@@ -223,13 +223,13 @@ def test_a_retrain_whose_worker_died_stops_blocking_the_next_one(labeled, settin
 
     stuck = services.start_retrain(labeled, enqueue=False)
     Job.objects.filter(pk=stuck.pk).update(state=Job.State.RUNNING)
-    with pytest.raises(services.RetrainInProgress):
+    with pytest.raises(jobs.JobInProgress):
         services.start_retrain(labeled, enqueue=False)  # still reporting: it blocks
     silent = timezone.now() - timedelta(seconds=settings.SIFT_JOB_STALL_SECONDS + 1)
-    Job.objects.filter(pk=stuck.pk).update(updated_at=silent)
+    Job.objects.filter(pk=stuck.pk).update(heartbeat_at=silent)
 
     fresh = services.start_retrain(labeled, enqueue=False)
     stuck.refresh_from_db()
     assert stuck.state == Job.State.FAILED
-    assert "stopped reporting progress" in stuck.error
+    assert "stopped reporting (killed or lost)" in stuck.error
     assert fresh.state == Job.State.QUEUED

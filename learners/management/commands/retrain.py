@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.models import Project
-from learners import services
+from learners import jobs, services
 from learners.models import Job
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             raise CommandError(f"There is no project {project!r}.")
         try:
             job = services.start_retrain(found, trigger="command", enqueue=not inline)
-        except services.RetrainInProgress as exc:
+        except (jobs.JobInProgress, jobs.QueueUnreachable) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Retrain job {job.pk} queued.")
         if inline:
