@@ -22,7 +22,6 @@ CACHE_SECONDS = 15 * 60
 SAMPLE = 2000  # texts per side for near duplicates and drift
 LENGTH_SAMPLE = 50_000
 MAX_K = 50
-SUSPECT_CONFIDENCE = 0.8
 
 
 def learning_curve(project: Project) -> list[dict]:
@@ -202,31 +201,27 @@ def _disagreements(project: Project, limit: int = 50) -> dict:
 
 
 def _suspects(project: Project, active: ModelVersion | None) -> dict:
-    """Imported labels that the active model, which never trained on them, strongly contradicts.
+    """Imported pool labels that the active model's out-of-fold predictions strongly contradict.
 
-    Pool items: out-of-fold predictions from the model's cross-validation. Test items: the
-    model's own predictions (it never saw the test split). A label corrected since is dropped.
+    Pool items only: a test item is never proposed for relabeling, however confidently the
+    model gets it wrong. Relabeling test items toward the model would pull the yardstick
+    toward the thing it measures (every test score and promotion would flatter the model).
+    A label corrected since is dropped.
     """
     if active is None or not active.evaluation:
         return {"available": False}
-    report = active.evaluation
-    flagged = list(report.get("label_suspects", []))
-    flagged += [
-        {**e, "given": e["true"]}
-        for e in report.get("top", {}).get("confident_wrong", [])
-        if e["confidence"] >= SUSPECT_CONFIDENCE
-    ]
-    current = Item.objects.filter(pk__in=[e["item"] for e in flagged]).select_related("label").in_bulk()
+    flagged = list(active.evaluation.get("label_suspects", []))
+    current = (
+        Item.objects.filter(pk__in=[e["item"] for e in flagged], split=Split.POOL)
+        .select_related("label")
+        .in_bulk()
+    )
     still = [
         e
         for e in flagged
         if e["item"] in current and current[e["item"]].label and current[e["item"]].label.name == e["given"]
     ]
-    imported = [
-        {**e, "split": current[e["item"]].split}
-        for e in still
-        if current[e["item"]].label_origin == Origin.IMPORT
-    ]
+    imported = [e for e in still if current[e["item"]].label_origin == Origin.IMPORT]
     return {
         "available": True,
         "model": active,
