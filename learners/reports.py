@@ -51,9 +51,15 @@ def learning_curve(project: Project) -> list[dict]:
 def evaluation_data(model_version: ModelVersion, k: int) -> dict:
     """The stored evaluation with its top-k lists cut to `k` (at most MAX_K)."""
     data = dict(model_version.evaluation)
+    data["decisions_served"] = decisions_served(model_version.project_id)
     if "top" in data:
         data["top"] = {name: entries[:k] for name, entries in data["top"].items()}
     return data
+
+
+def decisions_served(project_id: int) -> int:
+    """How many promotion decisions compared two models on the project's decision part."""
+    return ModelVersion.objects.filter(project_id=project_id, shadow__has_key="difference").count()
 
 
 def evaluation_pictures(model_version: ModelVersion) -> dict:

@@ -10,6 +10,7 @@ from django.conf import settings
 from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, roc_auc_score
 
 from labeling import services as labeling_services
+from labeling import splits
 from labeling.models import Item, Lease, Split
 from learners import lifecycle, services, tasks, training
 from learners.models import Job, ModelVersion
@@ -51,10 +52,13 @@ def _retrain(project) -> ModelVersion:
     return ModelVersion.objects.get(pk=job.result["model"])
 
 
-def _test_items(project) -> list[Item]:
-    return list(
-        project.items.filter(split=Split.TEST, label__isnull=False).select_related("label").order_by("pk")
-    )
+def _test_items(project, part: str | None = None) -> list[Item]:
+    """Labeled test items; of one part ("decision" or "report") when `part` is given."""
+    items = project.items.filter(split=Split.TEST, label__isnull=False).select_related("label").order_by("pk")
+    seed = project.seed % 2**31
+    return [
+        i for i in items if part is None or splits.test_part(seed, splits.split_key(i.meta, i.text)) == part
+    ]
 
 
 def _load(model: ModelVersion):
@@ -76,13 +80,14 @@ def test_evaluation_api_matches_scikit_learn_on_the_test_items(lab, annotator):
     model = _retrain(lab)
     body = api_client(annotator).get(f"/api/v1/models/{model.pk}/evaluation?k=3").json()
     report = body["evaluation"]
-    test = _test_items(lab)
+    test = _test_items(lab, "report")
     texts, y_true = [i.text for i in test], [i.label.name for i in test]
     proba = training.predict_proba(_load(model), texts)
     y_pred = np.asarray(model.classes)[proba.argmax(axis=1)]
 
     assert body["model"]["id"] == str(model.pk)
-    assert report["n"] == len(test) > 30
+    assert report["n"] == len(test) > 20
+    assert report["test_parts"] == {"report": len(test), "decision": len(_test_items(lab, "decision"))}
     assert report["accuracy"]["value"] == pytest.approx(accuracy_score(y_true, y_pred))
     assert report["macro_f1"]["value"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
     assert report["macro_f1"]["low"] <= report["macro_f1"]["value"] <= report["macro_f1"]["high"]
@@ -116,9 +121,9 @@ def test_no_training_item_is_ever_counted_in_the_evaluation(owner):
     report = api_client(owner).get(f"/api/v1/models/{model.pk}/evaluation?k=50").json()["evaluation"]
 
     evaluated = {e["item"] for entries in report["top"].values() for e in entries}
-    expected = {i.pk for i in _test_items(lab)} - {twin.pk}
+    expected = {i.pk for i in _test_items(lab, "report")} - {twin.pk}
     trained = set(lab.items.filter(split=Split.POOL, label__isnull=False).values_list("pk", flat=True))
-    assert report["n"] == len(expected) < 50
+    assert report["n"] == len(expected) < 25
     assert {e["item"] for e in report["top"]["uncertain"]} == expected  # every evaluated item, listed
     assert evaluated <= expected
     assert not evaluated & trained
@@ -244,7 +249,7 @@ def test_shadow_comparison_keeps_a_worse_model_as_a_candidate_and_says_why(clien
     job.refresh_from_db()
     candidate.refresh_from_db()
 
-    test = _test_items(lab)
+    test = _test_items(lab, "decision")
     texts, y_true = [i.text for i in test], [i.label.name for i in test]
     f1_first = f1_score(y_true, _load(first).predict(texts), average="macro")
     f1_candidate = f1_score(y_true, _load(candidate).predict(texts), average="macro")
@@ -294,7 +299,8 @@ def test_the_first_model_is_promoted_without_comparison(lab):
     assert model.shadow == {
         "against": None,
         "tolerance": 0.02,
-        "n": len(_test_items(lab)),
+        "n": len(_test_items(lab, "decision")),
+        "part": "decision",
         "promoted": True,
         "reason": "No model was active: this one becomes the active model.",
     }
