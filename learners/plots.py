@@ -217,7 +217,7 @@ def learning_curve_svg(points: list[dict]) -> str:
     ax.set_ylim(0, 1)
     ax.set_xlim(0, max(x) * 1.08 if len(x) else 1)
     ax.set_xlabel("labeled pool items the model learned from")
-    ax.set_ylabel("macro-F1 on its test set")
+    ax.set_ylabel("macro-F1, same report-part test items")
     ax.set_title("Learning curve across model versions")
     ax.legend(loc="lower right", fontsize=7)
     return to_svg(fig)

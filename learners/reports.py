@@ -15,7 +15,7 @@ from django.db.models.functions import Length
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Origin, Project, Split
 from labeling.services import get_project_stats
-from learners import plots, quality
+from learners import common_curve, plots, quality
 from learners.models import ModelVersion
 
 CACHE_SECONDS = 15 * 60
@@ -25,27 +25,8 @@ MAX_K = 50
 
 
 def learning_curve(project: Project) -> list[dict]:
-    """Test macro-F1 of every evaluated model version against its number of training labels."""
-    points = []
-    for m in ModelVersion.objects.filter(project=project, status=ModelVersion.Status.READY).order_by(
-        "created_at"
-    ):
-        macro = m.evaluation.get("macro_f1")
-        if macro is None:
-            continue
-        points.append(
-            {
-                "model": str(m.pk),
-                "short_id": m.short_id,
-                "train_size": m.train_size,
-                "test_size": m.evaluation.get("n", 0),
-                "macro_f1": macro["value"],
-                "low": macro["low"],
-                "high": macro["high"],
-                "active": m.is_active,
-            }
-        )
-    return points
+    """Macro-F1 of every ready model version on one common set: see learners.common_curve."""
+    return common_curve.learning_curve(project)
 
 
 def evaluation_data(model_version: ModelVersion, k: int) -> dict:
