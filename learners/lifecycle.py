@@ -86,6 +86,10 @@ def evaluate_model(model: Pipeline, rows: list[DatasetRow], seed: int) -> tuple[
         report.update(evaluation.classification_report(y_test, proba, classes, seed=seed))
         report["roc"] = evaluation.roc_one_vs_rest(y_test, proba, classes)
         report["calibration"] = evaluation.calibration(y_test, proba, classes)
+        report["calibrated"] = training.is_calibrated(model)
+        if report["calibrated"]:  # the same test items before calibration, for the page's comparison
+            raw = training.uncalibrated_proba(model, [r.text for r in test])
+            report["calibration_before"] = evaluation.calibration(y_test, raw, classes)
         report["top"] = {
             name: [_with_item(entry, test) for entry in entries]
             for name, entries in evaluation.top_predictions(y_test, proba, classes).items()

@@ -62,6 +62,11 @@ def _draw_evaluation(report: dict) -> dict:
         "per_class": plots.per_class_svg(report["per_class"]),
         "roc": plots.roc_svg(report["roc"]) if report["roc"]["classes"] else "",
         "calibration": plots.calibration_svg(report["calibration"]),
+        "calibration_before": (
+            plots.calibration_svg(report["calibration_before"], "Before calibration")
+            if report.get("calibration_before")
+            else ""
+        ),
         "segments": {
             column: plots.segments_svg(column, segments, overall)
             for column, segments in report.get("segments", {}).items()
