@@ -34,9 +34,12 @@ DEFAULT_PARAMS: dict = {
     # back to frequencies, so suggestions, thresholds and uncertainty rankers read real odds.
     "calibration": "sigmoid",
 }
-# Folds of the calibration's cross-validation; every label needs this many pool labels,
-# else the model is left uncalibrated (and its evaluation says so).
+# Folds of the calibration's cross-validation. Every label needs CALIBRATION_MIN_LABELS
+# pool labels (5 per fold), else the model is left uncalibrated and its evaluation says so:
+# on a handful of labels the out-of-fold scores are noise, and a sigmoid fitted to noise
+# can even flip predictions the plain model gets right.
 CALIBRATION_FOLDS = 3
+CALIBRATION_MIN_LABELS = 15
 # Character n-grams cost seven times more to compute than words (and buy 2-3 points of
 # macro-F1 on banking77): a pool this large is scored on word n-grams only, so that a
 # rescore of a million items fits in a retrain's budget. See the README's scale figures.
@@ -86,11 +89,11 @@ def build_pipeline(params: dict | None = None, random_state: int = 0, calibrate:
 
 
 def can_calibrate(labels: Sequence[str], params: dict | None = None) -> bool:
-    """Whether calibration is asked for and every label has a pool label in each fold."""
+    """Whether calibration is asked for and every label has enough pool labels for its folds."""
     if not {**DEFAULT_PARAMS, **(params or {})}.get("calibration"):
         return False
     _, counts = np.unique(np.asarray(labels, dtype=object), return_counts=True)
-    return bool(counts.min() >= CALIBRATION_FOLDS)
+    return bool(counts.min() >= CALIBRATION_MIN_LABELS)
 
 
 def is_calibrated(model: Pipeline) -> bool:

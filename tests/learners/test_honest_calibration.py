@@ -52,7 +52,10 @@ def test_too_few_labels_per_class_leave_the_model_uncalibrated_and_weights_stay_
     labels = ["pos", "pos", "neg", "neg", "ugly"]
     model = training.fit_pipeline(texts * 1, labels)
     assert not training.is_calibrated(model)  # "ugly" has one label: no folds to calibrate on
-    texts3, labels3 = texts * 3, labels * 3
+    few = training.fit_pipeline(texts * 14, labels * 14)
+    assert not training.is_calibrated(few)  # 14 "ugly" labels: below CALIBRATION_MIN_LABELS
+    assert list(few.predict(texts)) == labels
+    texts3, labels3 = texts * 15, labels * 15
     model3 = training.fit_pipeline(texts3, labels3)
     classifier = model3.named_steps["classifier"]
     assert isinstance(classifier, CalibratedClassifierCV)
