@@ -84,7 +84,10 @@ def run_job(
             outcome = work(job)
     except jobs.JobAbandoned as exc:
         logger.info("stopping quietly: %s", exc)
-        jobs.discard_outputs(job)
+        # Files this worker wrote after the sweeper failed the job (never those of a job that
+        # another task finished: a late chunk of a retrain that succeeded).
+        if Job.objects.filter(pk=job.pk, state=Job.State.FAILED).exists():
+            jobs.discard_outputs(job)
         return None
     except SoftTimeLimitExceeded:
         limit = settings.SIFT_TIME_LIMITS.get(job.kind)
