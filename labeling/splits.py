@@ -30,3 +30,21 @@ def withholds_suggestion(seed: int, external_id: str, share: float) -> bool:
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).lower().encode()).hexdigest()
+
+
+# The test split is cut once more, by hash, into two fixed parts. Promotion decisions read
+# only the "decision" part; the "report" part, which no decision ever reads, gives the
+# numbers on the model page. Scores on a set that chose the winner are biased upward (the
+# winner's curse) and the bias grows with every retrain judged on it; the report part
+# stays an unbiased estimate however many decisions the other part serves.
+DECISION_SHARE = 0.5
+
+
+def split_key(meta: dict, text: str) -> str:
+    """The key an item's split hangs on: its `group` if it has one, else its text's hash."""
+    return str(meta.get("group") or content_hash(text))
+
+
+def holdout_part(seed: int, key: str, decision_share: float = DECISION_SHARE) -> str:
+    """Return "decision" or "report" for a test item's split key; a group stays in one part."""
+    return "decision" if _unit_hash("test-part", seed, key) < decision_share else "report"

@@ -17,6 +17,8 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 
+from learners import training
+
 CV_FOLDS = 5
 MIN_CV_LABELS = 10
 SUSPECT_CONFIDENCE = 0.8
@@ -30,7 +32,8 @@ def top_features(model: Pipeline, k: int = 15) -> dict[str, list[dict]] | None:
     no linear weights. A two-label model has one weight vector: positive weights count
     towards the second label, negative ones towards the first.
     """
-    classifier = model.steps[-1][1]
+    # A calibrated model keeps its weights in the logistic regression it wraps.
+    classifier = training.base_classifier(model)
     coef = getattr(classifier, "coef_", None)
     if coef is None:
         return None

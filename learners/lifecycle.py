@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from sklearn.pipeline import Pipeline
 
+from labeling import splits
 from labeling.exports import DatasetRow, iter_dataset_rows
 from labeling.models import Lease, Project, QueueEntry, Ranking, Split
 from learners import evaluation, inspection, jobs, ranking, training
@@ -54,18 +55,41 @@ def _normalized(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+def test_parts(test: list[DatasetRow], seed: int) -> tuple[list[DatasetRow], list[DatasetRow]]:
+    """Split test rows into (decision part, report part) by the fixed hash of labeling.splits.
+
+    Promotion reads only the decision part; every number on the model page comes from the
+    report part, which no decision reads, so it carries no winner's-curse bias.
+    """
+    decision, report_part = [], []
+    for row in test:
+        part = splits.holdout_part(seed, splits.split_key(row.meta, row.text))
+        (decision if part == "decision" else report_part).append(row)
+    return decision, report_part
+
+
 def evaluate_model(model: Pipeline, rows: list[DatasetRow], seed: int) -> tuple[dict, dict]:
-    """Judge a fitted model on its dataset version's test rows: (headline metrics, full report)."""
-    train, test, left_out = split_rows(rows)
+    """Judge a fitted model on the report part of its test rows: (headline metrics, full report)."""
+    train, all_test, left_out = split_rows(rows)
+    decision, test = test_parts(all_test, seed)
     classes = list(model.classes_)
     y_test = [r.label for r in test]
     proba = training.predict_proba(model, [r.text for r in test])
     metrics = training.evaluate(y_test, proba, classes)
-    report: dict = {"n": len(test), "train_size": len(train), "left_out_duplicates": left_out}
+    report: dict = {
+        "n": len(test),
+        "train_size": len(train),
+        "left_out_duplicates": left_out,
+        "test_parts": {"report": len(test), "decision": len(decision)},
+    }
     if test:
         report.update(evaluation.classification_report(y_test, proba, classes, seed=seed))
         report["roc"] = evaluation.roc_one_vs_rest(y_test, proba, classes)
         report["calibration"] = evaluation.calibration(y_test, proba, classes)
+        report["calibrated"] = training.is_calibrated(model)
+        if report["calibrated"]:  # the same test items before calibration, for the page's comparison
+            raw = training.uncalibrated_proba(model, [r.text for r in test])
+            report["calibration_before"] = evaluation.calibration(y_test, raw, classes)
         report["top"] = {
             name: [_with_item(entry, test) for entry in entries]
             for name, entries in evaluation.top_predictions(y_test, proba, classes).items()
@@ -79,6 +103,11 @@ def evaluate_model(model: Pipeline, rows: list[DatasetRow], seed: int) -> tuple[
         else {"skipped": "Cross-validation is off (SIFT_CV_FOLDS)."}
     )
     report["warnings"] = evaluation.evaluation_warnings(report, classes)
+    if decision and not test:
+        report["warnings"].append(
+            f"All {len(decision)} labeled test item(s) fell in the decision part, which only "
+            "promotion reads: label more test items so that the report part can score this model."
+        )
     if left_out:
         report["warnings"].append(
             f"{left_out} test item(s) repeat a training text and were left out of every score."
@@ -197,18 +226,22 @@ def compare_with_active(candidate: ModelVersion, model: Pipeline, rows: list[Dat
     """
     project = Project.objects.get(pk=candidate.project_id)
     active = ModelVersion.objects.filter(project=project, is_active=True).exclude(pk=candidate.pk).first()
-    _, test, _ = split_rows(rows)
+    _, all_test, _ = split_rows(rows)
+    # Same seed as evaluate_model's (services passes project.seed % 2**31), so the parts match.
+    test, _ = test_parts(all_test, project.seed % 2**31)
     record: dict = {
         "against": str(active.pk) if active else None,
         "tolerance": project.promotion_tolerance,
         "n": len(test),
+        "part": "decision",
     }
     if active is None:
         record.update(promoted=True, reason="No model was active: this one becomes the active model.")
     elif not test:
         record.update(
             promoted=True,
-            reason="There are no labeled test items to compare on; the newer model takes over. "
+            reason="There are no labeled test items in the decision part to compare on; the newer "
+            "model takes over. "
             "Label test items so that the next model is judged.",
         )
     else:
@@ -245,7 +278,7 @@ def _compare(
     promoted = compared["difference"]["high"] >= -tolerance - 1e-9
     numbers = (
         f"macro-F1 {compared['b']:.3f} against {compared['a']:.3f} for the active model "
-        f"{active.short_id} on the same {len(test)} test items"
+        f"{active.short_id} on the same {len(test)} decision-part test items"
     )
     if promoted:
         reason = f"Promoted: {numbers} (tolerance {tolerance:.3f})."

@@ -136,7 +136,7 @@ def roc_svg(roc: dict) -> str:
     return to_svg(fig)
 
 
-def calibration_svg(cal: dict) -> str:
+def calibration_svg(cal: dict, title: str = "Calibration") -> str:
     """Reliability diagram: bars on the diagonal mean the stated confidence is right; bars
     below it mean over-confidence. The strip underneath shows how many items fall in each bin."""
     fig = _figure(5.2, 5.0)
@@ -162,7 +162,7 @@ def calibration_svg(cal: dict) -> str:
     top.set_ylabel("share of predictions that were right")
     top.tick_params(labelbottom=False)
     brier = f", Brier {cal['brier']:.3f}" if cal.get("brier") is not None else ""
-    top.set_title(f"Calibration (ECE {cal['ece']:.3f}{brier})")
+    top.set_title(f"{title} (ECE {cal['ece']:.3f}{brier})")
     top.legend(loc="upper left", fontsize=7)
     bottom.bar(centers, [b["count"] for b in bins], width=width, color=LIGHT)
     bottom.set_xlim(0, 1)
@@ -217,7 +217,7 @@ def learning_curve_svg(points: list[dict]) -> str:
     ax.set_ylim(0, 1)
     ax.set_xlim(0, max(x) * 1.08 if len(x) else 1)
     ax.set_xlabel("labeled pool items the model learned from")
-    ax.set_ylabel("macro-F1 on its test set")
+    ax.set_ylabel("macro-F1, same report-part test items")
     ax.set_title("Learning curve across model versions")
     ax.legend(loc="lower right", fontsize=7)
     return to_svg(fig)

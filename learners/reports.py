@@ -15,46 +15,32 @@ from django.db.models.functions import Length
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Origin, Project, Split
 from labeling.services import get_project_stats
-from learners import plots, quality
+from learners import common_curve, plots, quality
 from learners.models import ModelVersion
 
 CACHE_SECONDS = 15 * 60
 SAMPLE = 2000  # texts per side for near duplicates and drift
 LENGTH_SAMPLE = 50_000
 MAX_K = 50
-SUSPECT_CONFIDENCE = 0.8
 
 
 def learning_curve(project: Project) -> list[dict]:
-    """Test macro-F1 of every evaluated model version against its number of training labels."""
-    points = []
-    for m in ModelVersion.objects.filter(project=project, status=ModelVersion.Status.READY).order_by(
-        "created_at"
-    ):
-        macro = m.evaluation.get("macro_f1")
-        if macro is None:
-            continue
-        points.append(
-            {
-                "model": str(m.pk),
-                "short_id": m.short_id,
-                "train_size": m.train_size,
-                "test_size": m.evaluation.get("n", 0),
-                "macro_f1": macro["value"],
-                "low": macro["low"],
-                "high": macro["high"],
-                "active": m.is_active,
-            }
-        )
-    return points
+    """Macro-F1 of every ready model version on one common set: see learners.common_curve."""
+    return common_curve.learning_curve(project)
 
 
 def evaluation_data(model_version: ModelVersion, k: int) -> dict:
     """The stored evaluation with its top-k lists cut to `k` (at most MAX_K)."""
     data = dict(model_version.evaluation)
+    data["decisions_served"] = decisions_served(model_version.project_id)
     if "top" in data:
         data["top"] = {name: entries[:k] for name, entries in data["top"].items()}
     return data
+
+
+def decisions_served(project_id: int) -> int:
+    """How many promotion decisions compared two models on the project's decision part."""
+    return ModelVersion.objects.filter(project_id=project_id, shadow__has_key="difference").count()
 
 
 def evaluation_pictures(model_version: ModelVersion) -> dict:
@@ -76,6 +62,11 @@ def _draw_evaluation(report: dict) -> dict:
         "per_class": plots.per_class_svg(report["per_class"]),
         "roc": plots.roc_svg(report["roc"]) if report["roc"]["classes"] else "",
         "calibration": plots.calibration_svg(report["calibration"]),
+        "calibration_before": (
+            plots.calibration_svg(report["calibration_before"], "Before calibration")
+            if report.get("calibration_before")
+            else ""
+        ),
         "segments": {
             column: plots.segments_svg(column, segments, overall)
             for column, segments in report.get("segments", {}).items()
@@ -202,31 +193,27 @@ def _disagreements(project: Project, limit: int = 50) -> dict:
 
 
 def _suspects(project: Project, active: ModelVersion | None) -> dict:
-    """Imported labels that the active model, which never trained on them, strongly contradicts.
+    """Imported pool labels that the active model's out-of-fold predictions strongly contradict.
 
-    Pool items: out-of-fold predictions from the model's cross-validation. Test items: the
-    model's own predictions (it never saw the test split). A label corrected since is dropped.
+    Pool items only: a test item is never proposed for relabeling, however confidently the
+    model gets it wrong. Relabeling test items toward the model would pull the yardstick
+    toward the thing it measures (every test score and promotion would flatter the model).
+    A label corrected since is dropped.
     """
     if active is None or not active.evaluation:
         return {"available": False}
-    report = active.evaluation
-    flagged = list(report.get("label_suspects", []))
-    flagged += [
-        {**e, "given": e["true"]}
-        for e in report.get("top", {}).get("confident_wrong", [])
-        if e["confidence"] >= SUSPECT_CONFIDENCE
-    ]
-    current = Item.objects.filter(pk__in=[e["item"] for e in flagged]).select_related("label").in_bulk()
+    flagged = list(active.evaluation.get("label_suspects", []))
+    current = (
+        Item.objects.filter(pk__in=[e["item"] for e in flagged], split=Split.POOL)
+        .select_related("label")
+        .in_bulk()
+    )
     still = [
         e
         for e in flagged
         if e["item"] in current and current[e["item"]].label and current[e["item"]].label.name == e["given"]
     ]
-    imported = [
-        {**e, "split": current[e["item"]].split}
-        for e in still
-        if current[e["item"]].label_origin == Origin.IMPORT
-    ]
+    imported = [e for e in still if current[e["item"]].label_origin == Origin.IMPORT]
     return {
         "available": True,
         "model": active,

@@ -188,7 +188,8 @@ class ErrorModelRanker(Ranker):
         if folds is None or classifier is None:
             self.fallback_ = "too few labels per class for cross-validation"
             return self
-        cheap = clone(classifier).set_params(max_iter=200, tol=1e-3)
+        # A calibrated classifier wraps the logistic regression in `estimator`: refit that one.
+        cheap = clone(getattr(classifier, "estimator", None) or classifier).set_params(max_iter=200, tol=1e-3)
         with warnings.catch_warnings():
             # Plain folds may miss a rare class; cross_val_predict still aligns the columns.
             warnings.filterwarnings("ignore", "Number of classes in training fold", RuntimeWarning)

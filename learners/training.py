@@ -14,9 +14,11 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -27,7 +29,17 @@ DEFAULT_PARAMS: dict = {
     "C": 10.0,
     "class_weight": "balanced",
     "max_iter": 1000,
+    # Balanced weights and a weak penalty (C=10) buy minority recall but distort the
+    # probabilities; a sigmoid fitted on out-of-fold scores of the pool labels maps them
+    # back to frequencies, so suggestions, thresholds and uncertainty rankers read real odds.
+    "calibration": "sigmoid",
 }
+# Folds of the calibration's cross-validation. Every label needs CALIBRATION_MIN_LABELS
+# pool labels (5 per fold), else the model is left uncalibrated and its evaluation says so:
+# on a handful of labels the out-of-fold scores are noise, and a sigmoid fitted to noise
+# can even flip predictions the plain model gets right.
+CALIBRATION_FOLDS = 3
+CALIBRATION_MIN_LABELS = 15
 # Character n-grams cost seven times more to compute than words (and buy 2-3 points of
 # macro-F1 on banking77): a pool this large is scored on word n-grams only, so that a
 # rescore of a million items fits in a retrain's budget. See the README's scale figures.
@@ -53,7 +65,7 @@ def params_for_pool(pool_size: int) -> dict:
     return dict(LARGE_POOL_PARAMS if pool_size >= LARGE_POOL else DEFAULT_PARAMS)
 
 
-def build_pipeline(params: dict | None = None, random_state: int = 0) -> Pipeline:
+def build_pipeline(params: dict | None = None, random_state: int = 0, calibrate: bool = False) -> Pipeline:
     p = {**DEFAULT_PARAMS, **(params or {})}
     parts = [("word", TfidfVectorizer(ngram_range=(1, p["word_ngram_max"]), sublinear_tf=True))]
     if p["char_ngram_max"]:
@@ -68,7 +80,40 @@ def build_pipeline(params: dict | None = None, random_state: int = 0) -> Pipelin
     classifier = LogisticRegression(
         C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"], random_state=random_state
     )
+    if calibrate:
+        # ensemble=False: one logistic regression fitted on every pool label, plus sigmoids
+        # fitted on its out-of-fold scores (pool labels only; test items never reach a fold).
+        folds = StratifiedKFold(n_splits=CALIBRATION_FOLDS, shuffle=True, random_state=random_state)
+        classifier = CalibratedClassifierCV(classifier, method=p["calibration"], cv=folds, ensemble=False)
     return Pipeline([("features", features), ("classifier", classifier)])
+
+
+def can_calibrate(labels: Sequence[str], params: dict | None = None) -> bool:
+    """Whether calibration is asked for and every label has enough pool labels for its folds."""
+    if not {**DEFAULT_PARAMS, **(params or {})}.get("calibration"):
+        return False
+    _, counts = np.unique(np.asarray(labels, dtype=object), return_counts=True)
+    return bool(counts.min() >= CALIBRATION_MIN_LABELS)
+
+
+def is_calibrated(model: Pipeline) -> bool:
+    return isinstance(model.named_steps["classifier"], CalibratedClassifierCV)
+
+
+def base_classifier(model: Pipeline) -> object:
+    """The logistic regression inside the pipeline, calibrated or not (its weights, raw odds)."""
+    classifier = model.steps[-1][1]
+    if isinstance(classifier, CalibratedClassifierCV):
+        return classifier.calibrated_classifiers_[0].estimator
+    return classifier
+
+
+def uncalibrated_proba(model: Pipeline, texts: Sequence[str]) -> np.ndarray:
+    """The logistic regression's own probabilities, before calibration (columns model.classes_)."""
+    check_is_fitted(model)
+    if len(texts) == 0:
+        return np.zeros((0, len(model.classes_)))
+    return base_classifier(model).predict_proba(model[:-1].transform(list(texts)))
 
 
 def check_trainable(labels: Sequence[str], min_per_class: int = MIN_LABELS_PER_CLASS) -> None:
@@ -91,7 +136,8 @@ def fit_pipeline(
         # Early in active learning most classes have one or two examples; scikit-learn
         # then wonders whether y is a regression target. It is not.
         warnings.filterwarnings("ignore", "The number of unique classes is greater than 50%", UserWarning)
-        return build_pipeline(params, random_state).fit(list(texts), np.asarray(labels, dtype=object))
+        pipeline = build_pipeline(params, random_state, calibrate=can_calibrate(labels, params))
+        return pipeline.fit(list(texts), np.asarray(labels, dtype=object))
 
 
 def predict_proba(model: Pipeline, texts: Sequence[str]) -> np.ndarray:

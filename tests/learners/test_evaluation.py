@@ -54,33 +54,6 @@ def test_point_scores_match_scikit_learn():
     assert report["confusion"]["matrix"] == confusion_matrix(y_true, y_pred, labels=labels).tolist()
 
 
-def test_bootstrap_intervals_match_scikit_learn_on_the_same_resamples():
-    y_true, proba = _random_case(n=60)
-    rounds, seed = 200, 11
-    report = evaluation.classification_report(y_true, proba, CLASSES, rounds=rounds, seed=seed)
-    y_pred = np.asarray(CLASSES, dtype=object)[proba.argmax(axis=1)]
-    indices = np.concatenate(list(evaluation.bootstrap_indices(len(y_true), rounds, seed)))
-    assert indices.shape == (rounds, len(y_true))
-
-    macro = [
-        f1_score(y_true[i], y_pred[i], labels=CLASSES, average="macro", zero_division=0) for i in indices
-    ]
-    accuracy = [accuracy_score(y_true[i], y_pred[i]) for i in indices]
-    bee_recall = [
-        precision_recall_fscore_support(y_true[i], y_pred[i], labels=["bee"], zero_division=0)[1][0]
-        for i in indices
-    ]
-    assert [report["macro_f1"]["low"], report["macro_f1"]["high"]] == pytest.approx(
-        np.percentile(macro, [2.5, 97.5])
-    )
-    assert [report["accuracy"]["low"], report["accuracy"]["high"]] == pytest.approx(
-        np.percentile(accuracy, [2.5, 97.5])
-    )
-    bee = report["per_class"]["bee"]["recall"]
-    assert [bee["low"], bee["high"]] == pytest.approx(np.percentile(bee_recall, [2.5, 97.5]))
-    assert report["macro_f1"]["low"] <= report["macro_f1"]["value"] <= report["macro_f1"]["high"]
-
-
 def test_the_same_seed_gives_the_same_intervals_and_another_seed_others():
     y_true, proba = _random_case(n=80)
     a = evaluation.classification_report(y_true, proba, CLASSES, rounds=100, seed=1)

@@ -24,7 +24,7 @@ def test_top_features_are_the_largest_coefficients_of_each_label():
     model = training.fit_pipeline(texts, labels)
     features = inspection.top_features(model, k=5)
     names = model[:-1].get_feature_names_out()
-    coef = model.named_steps["classifier"].coef_[0]  # binary: towards classes_[1] == "pos"
+    coef = training.base_classifier(model).coef_[0]  # binary: towards classes_[1] == "pos"
 
     assert list(features) == ["neg", "pos"]
     towards_pos = names[np.argsort(-coef, kind="stable")[:5]]

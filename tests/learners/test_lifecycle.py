@@ -10,8 +10,9 @@ from django.conf import settings
 from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, roc_auc_score
 
 from labeling import services as labeling_services
+from labeling import splits
 from labeling.models import Item, Lease, Split
-from learners import lifecycle, services, tasks, training
+from learners import lifecycle, reports, services, tasks, training
 from learners.models import Job, ModelVersion
 from tests.factories import add_member, api_client, csv_bytes, make_project
 
@@ -51,10 +52,15 @@ def _retrain(project) -> ModelVersion:
     return ModelVersion.objects.get(pk=job.result["model"])
 
 
-def _test_items(project) -> list[Item]:
-    return list(
-        project.items.filter(split=Split.TEST, label__isnull=False).select_related("label").order_by("pk")
-    )
+def _test_items(project, part: str | None = None) -> list[Item]:
+    """Labeled test items; of one part ("decision" or "report") when `part` is given."""
+    items = project.items.filter(split=Split.TEST, label__isnull=False).select_related("label").order_by("pk")
+    seed = project.seed % 2**31
+    return [
+        i
+        for i in items
+        if part is None or splits.holdout_part(seed, splits.split_key(i.meta, i.text)) == part
+    ]
 
 
 def _load(model: ModelVersion):
@@ -78,13 +84,14 @@ def test_evaluation_api_matches_scikit_learn_on_the_test_items(lab, annotator):
     # (tests/labeling/test_annotator_blindness.py).
     body = api_client(lab.created_by).get(f"/api/v1/models/{model.pk}/evaluation?k=3").json()
     report = body["evaluation"]
-    test = _test_items(lab)
+    test = _test_items(lab, "report")
     texts, y_true = [i.text for i in test], [i.label.name for i in test]
     proba = training.predict_proba(_load(model), texts)
     y_pred = np.asarray(model.classes)[proba.argmax(axis=1)]
 
     assert body["model"]["id"] == str(model.pk)
-    assert report["n"] == len(test) > 30
+    assert report["n"] == len(test) > 20
+    assert report["test_parts"] == {"report": len(test), "decision": len(_test_items(lab, "decision"))}
     assert report["accuracy"]["value"] == pytest.approx(accuracy_score(y_true, y_pred))
     assert report["macro_f1"]["value"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
     assert report["macro_f1"]["low"] <= report["macro_f1"]["value"] <= report["macro_f1"]["high"]
@@ -118,9 +125,9 @@ def test_no_training_item_is_ever_counted_in_the_evaluation(owner):
     report = api_client(owner).get(f"/api/v1/models/{model.pk}/evaluation?k=50").json()["evaluation"]
 
     evaluated = {e["item"] for entries in report["top"].values() for e in entries}
-    expected = {i.pk for i in _test_items(lab)} - {twin.pk}
+    expected = {i.pk for i in _test_items(lab, "report")} - {twin.pk}
     trained = set(lab.items.filter(split=Split.POOL, label__isnull=False).values_list("pk", flat=True))
-    assert report["n"] == len(expected) < 50
+    assert report["n"] == len(expected) < 25
     assert {e["item"] for e in report["top"]["uncertain"]} == expected  # every evaluated item, listed
     assert evaluated <= expected
     assert not evaluated & trained
@@ -134,6 +141,8 @@ def test_no_training_item_is_ever_counted_in_the_evaluation(owner):
 def test_model_page_draws_the_stored_evaluation_without_refitting(client, lab, annotator, outsider):
     model = _retrain(lab)
     client.force_login(lab.created_by)  # the admin's page: annotators get no per-item lists
+    # The common learning curve loads saved models once, then the page reads it from the cache.
+    reports.learning_curve(lab)
     refit = AssertionError("the page must not fit anything")
     with (
         mock.patch.object(training, "fit_pipeline", side_effect=refit),
@@ -246,7 +255,7 @@ def test_shadow_comparison_keeps_a_worse_model_as_a_candidate_and_says_why(clien
     job.refresh_from_db()
     candidate.refresh_from_db()
 
-    test = _test_items(lab)
+    test = _test_items(lab, "decision")
     texts, y_true = [i.text for i in test], [i.label.name for i in test]
     f1_first = f1_score(y_true, _load(first).predict(texts), average="macro")
     f1_candidate = f1_score(y_true, _load(candidate).predict(texts), average="macro")
@@ -296,7 +305,8 @@ def test_the_first_model_is_promoted_without_comparison(lab):
     assert model.shadow == {
         "against": None,
         "tolerance": 0.02,
-        "n": len(_test_items(lab)),
+        "n": len(_test_items(lab, "decision")),
+        "part": "decision",
         "promoted": True,
         "reason": "No model was active: this one becomes the active model.",
     }
@@ -373,7 +383,9 @@ def test_learning_curve_has_one_point_per_evaluated_model(lab, owner):
     assert [p["model"] for p in curve] == [str(m.pk) for m in models]
     assert [p["train_size"] for p in curve] == [m.train_size for m in models]
     assert curve[0]["train_size"] < curve[1]["train_size"]
-    assert [p["macro_f1"] for p in curve] == [m.metrics["macro_f1"] for m in models]
+    # Every point on one common set (today's report part); the newest model's own set is it.
+    assert len({p["test_size"] for p in curve}) == 1
+    assert curve[-1]["macro_f1"] == pytest.approx(models[-1].metrics["macro_f1"])
     assert [p["active"] for p in curve] == [False, True]
 
 

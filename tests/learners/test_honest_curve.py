@@ -1,0 +1,67 @@
+"""The learning curve across versions: every stored model scored on today's report labels."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from labeling import services as labeling_services
+from labeling import splits
+from learners import lifecycle, services
+from learners.models import Job, ModelVersion
+from tests.factories import api_client, csv_bytes, make_project
+
+POSITIVE = ["great", "lovely", "wonderful", "excellent", "happy", "superb", "kind", "fast"]
+NEGATIVE = ["terrible", "awful", "rude", "dreadful", "sad", "slow", "broken", "dirty"]
+
+
+def _rows(n: int, start: int = 0) -> list[dict]:
+    rows = []
+    for i in range(start, start + n):
+        words = POSITIVE if i % 2 == 0 else NEGATIVE
+        mixed = f" but {NEGATIVE[i % 8]}" if i % 5 == 0 else ""
+        text = f"{words[i % 8]} {words[(i // 3) % 8]} service{mixed}, visit {i}"
+        rows.append({"id": f"r{i}", "text": text, "label": "positive" if i % 2 == 0 else "negative"})
+    return rows
+
+
+def _retrain(project) -> ModelVersion:
+    job = services.start_retrain(project, enqueue=False)
+    services.run_retrain(job)
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED, job.error
+    return ModelVersion.objects.get(pk=job.result["model"])
+
+
+def test_every_version_is_scored_on_the_same_current_report_labels(owner, client):
+    project = make_project(owner, name="Curve", test_fraction=0.4, test_target=0, seed=3)
+    project.promotion_tolerance = 1.0
+    project.save()
+    labeling_services.import_items(project, owner, csv_bytes(_rows(60)), "a.csv")
+    first = _retrain(project)
+    labeling_services.import_items(project, owner, csv_bytes(_rows(80, start=300)), "b.csv")
+    second = _retrain(project)
+    # The versions' own evaluations used different test sets: not comparable as they stand.
+    assert first.evaluation["n"] < second.evaluation["n"]
+
+    curve = api_client(owner).get(f"/api/v1/models/{second.pk}/evaluation").json()["learning_curve"]
+    seed = project.seed % 2**31
+    report = [
+        i
+        for i in project.items.filter(split="test", label__isnull=False)
+        .select_related("label")
+        .order_by("pk")
+        if splits.holdout_part(seed, splits.split_key(i.meta, i.text)) == "report"
+    ]
+    assert [p["model"] for p in curve] == [str(first.pk), str(second.pk)]
+    assert {p["test_size"] for p in curve} == {len(report)}
+    texts, y_true = [i.text for i in report], [i.label.name for i in report]
+    for point, version in zip(curve, (first, second), strict=True):
+        model = lifecycle.load_model(version)
+        y_pred = np.asarray(model.classes_)[model.predict_proba(texts).argmax(axis=1)]
+        assert point["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+        assert point["low"] <= point["macro_f1"] <= point["high"]
+    assert curve[0]["test_size"] > first.evaluation["n"]  # not the first model's own, smaller set
+
+    client.force_login(owner)
+    html = client.get(f"/models/{second.pk}/").content.decode()
+    assert f"every one scored on the same {len(report)} test items" in html
