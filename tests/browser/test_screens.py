@@ -104,7 +104,9 @@ def _visit(page: Page, url: str) -> None:
     page.goto(url)
     page.wait_for_load_state("load")
     if "/annotate" in url:
-        page.wait_for_function("document.getElementById('item-card').dataset.state !== 'loading'")
+        # A function, not an expression: Playwright evaluates a bare expression with eval(), which
+        # the pages' content security policy forbids.
+        page.wait_for_function("() => document.getElementById('item-card').dataset.state !== 'loading'")
     page.wait_for_timeout(250)  # the project page's model card and the job page fill from the API
 
 
