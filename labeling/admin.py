@@ -1,6 +1,41 @@
+"""The Django admin is for looking and for safe edits only.
+
+The services keep invariants that a plain model form would break: a project's seed and test
+fraction decide every item's split, annotations are append-only history behind each item's
+label, and dataset versions must stay reproducible. So those fields are read-only here, and
+every change form says why and where the real change is made.
+"""
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from labeling.models import Annotation, DatasetVersion, ImportBatch, Item, Label, Membership, Project, Skip
+
+
+class SafetyNoteMixin:
+    """Shows `safety_note` at the top of the change form, so an admin sees why fields are locked."""
+
+    safety_note = ""
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.safety_note:
+            return fieldsets
+        (name, options), *rest = fieldsets
+        return [(name, {**options, "description": self.safety_note}), *rest]
+
+
+class ReadOnlyAdmin(SafetyNoteMixin, admin.ModelAdmin):
+    """Look only: no add, change or delete (the view permission still shows every field)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 class LabelInline(admin.TabularInline):
@@ -15,7 +50,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(SafetyNoteMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "slug",
@@ -28,28 +63,56 @@ class ProjectAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [LabelInline, MembershipInline]
     exclude = ["active_ranking"]
+    safety_note = (
+        "The seed is read-only, and so is the test fraction once the project has items: together "
+        "they decide which items are held out for testing, and changing them would mix test items "
+        "into training and make past scores incomparable."
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if obj is not None and obj.items.exists():
+            return ["seed", "test_fraction"]
+        return ["seed"]
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(SafetyNoteMixin, admin.ModelAdmin):
     list_display = ["external_id", "project", "split", "label", "label_count", "conflict", "created_at"]
     list_filter = ["project", "split", "conflict"]
     search_fields = ["external_id", "text"]
-    raw_id_fields = ["import_batch", "label"]
+    readonly_fields = [
+        "project",
+        "external_id",
+        "text",
+        "content_hash",
+        "split",
+        "rand_key",
+        "import_batch",
+        "label",
+        "label_origin",
+        "label_count",
+        "conflict",
+    ]
+    safety_note = (
+        "Only the meta data can be edited here. The split, text and content hash are fixed at import "
+        "(dataset versions and scores depend on them), and the label follows the item's annotations: "
+        "correct a label on the labeling page or through the API."
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # items come in through an import, which assigns splits and hashes
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):
-    """Read-only: annotations are append-only; a correction is a new annotation."""
+class AnnotationAdmin(ReadOnlyAdmin):
+    """Annotations are append-only; a correction is a new annotation, made where labels are made."""
 
     list_display = ["item", "label", "user", "origin", "created_at"]
     list_filter = ["origin"]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    safety_note = (
+        "Annotations are append-only history and cannot be added, changed or deleted here: a "
+        "correction is a new annotation, made on the labeling page or through the API."
+    )
 
 
 @admin.register(Skip)
@@ -61,5 +124,12 @@ class SkipAdmin(admin.ModelAdmin):
     raw_id_fields = ["item", "user", "resolved_by"]
 
 
-admin.site.register(ImportBatch)
-admin.site.register(DatasetVersion)
+@admin.register(ImportBatch)
+class ImportBatchAdmin(ReadOnlyAdmin):
+    list_display = ["file_name", "project", "rows", "pool", "test", "labeled", "created_at"]
+    safety_note = "An import's record of what came in; imports are made from the project's Import page."
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(ReadOnlyAdmin):
+    safety_note = "Dataset versions are frozen so that an export can be reproduced byte for byte."

@@ -7,6 +7,7 @@ resolved output; without it they run on the file as PyYAML reads it.
 """
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -156,3 +157,61 @@ def test_the_migration_waits_for_a_healthy_db_and_redis(compose):
     migrate_depends = compose["services"]["migrate"]["depends_on"]
     assert migrate_depends["db"]["condition"] == "service_healthy"
     assert migrate_depends["redis"]["condition"] == "service_healthy"
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) for each instruction, with continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_the_image_is_built_from_an_exact_python_tag():
+    froms = [args for op, args in _dockerfile_instructions() if op == "FROM"]
+    assert len(froms) == 1
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", froms[0]), froms[0]
+
+
+def test_the_image_runs_as_a_non_root_user_who_owns_the_data_folder():
+    instructions = _dockerfile_instructions()
+    users = [args for op, args in instructions if op == "USER"]
+    assert users
+    assert users[-1] not in {"root", "0"}
+    runs = " ".join(args for op, args in instructions if op == "RUN")
+    assert f"useradd --create-home --uid 1000 {users[-1]}" in runs
+    assert f"chown {users[-1]}:{users[-1]} /data" in runs
+    # Everything after the last USER runs as that user, the server included.
+    ops = [op for op, _ in instructions]
+    last_user = max(i for i, op in enumerate(ops) if op == "USER")
+    assert ops.index("CMD") > last_user
+
+
+def test_the_image_checks_its_own_health_on_healthz():
+    checks = [args for op, args in _dockerfile_instructions() if op == "HEALTHCHECK"]
+    assert len(checks) == 1
+    assert "CMD" in checks[0]
+    assert "http://127.0.0.1:8000/healthz" in checks[0]
+
+
+def test_the_one_off_migration_does_not_inherit_the_web_health_check(compose):
+    check = compose["services"]["migrate"]["healthcheck"]
+    # `disable: true` as written; docker-compose config resolves it to `test: [NONE]`.
+    assert check.get("disable") is True or check.get("test") == ["NONE"], check
+
+
+@pytest.mark.parametrize(("name", "pattern"), [("db", r"postgres:15\.\d+"), ("redis", r"redis:7\.\d+\.\d+")])
+def test_service_images_are_pinned_to_exact_tags(compose, name, pattern):
+    image = compose["services"][name]["image"]
+    assert re.fullmatch(pattern, image), image
+
+
+@pytest.mark.parametrize(
+    "pattern", [".env*", "tests/", "bench/", "var/", ".venv", ".git", "*.sqlite3", "staticfiles/"]
+)
+def test_the_build_context_leaves_out_secrets_tests_and_local_data(pattern):
+    lines = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert pattern in lines
