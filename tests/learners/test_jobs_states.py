@@ -65,6 +65,8 @@ def test_a_job_failed_while_it_runs_stays_failed_and_its_worker_stops_quietly(la
 
 def test_a_lease_labeled_while_the_queue_is_swapped_does_not_fail_the_retrain(labeled, annotator):
     labeled.promotion_tolerance = 1.0  # every new model is promoted, so the swap runs
+    # Pool items only: a served test item never gets a suggestion, so its lease keeps no model.
+    labeled.test_target = 0
     labeled.save()
     job = services.start_retrain(labeled, enqueue=False)
     services.run_retrain(job)
