@@ -1,5 +1,6 @@
 """The live ranking: no test item in any fit, chunks scored in parallel, new items slotted in."""
 
+import math
 from unittest import mock
 
 import pytest
@@ -66,7 +67,8 @@ def test_a_large_pool_is_scored_in_chunks_and_swapped_in_by_the_last_one(
     assert first.state == Job.State.SUCCEEDED
     assert job.state == Job.State.RUNNING
     chunks = job.params["chunks"]
-    assert chunks == 3
+    # The project's random seed decides how many of the 30 unlabeled items land in the pool.
+    assert chunks == math.ceil(ranking.rankable_items(project).count() / 10) >= 2
     # Until every chunk is in, annotators are served from the old ranking.
     project.refresh_from_db()
     assert project.active_ranking_id == old_ranking
