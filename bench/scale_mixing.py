@@ -1,4 +1,4 @@
-"""CPU seconds of the queue's near-duplicate mixing (learners.mixing.mix_queue), on its own.
+"""CPU seconds of the queue's near-duplicate mixing (siftml.mixing.mix_queue), on its own.
 
     .venv/bin/python bench/scale_mixing.py [--reference]
 
@@ -23,7 +23,7 @@ from sklearn.preprocessing import normalize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from learners import mixing  # noqa: E402
+from siftml import mixing  # noqa: E402
 
 WEIGHTS = {"margin": 0.7, "error": 0.1, "novelty": 0.2}
 COPIES, TEXTS, VOCABULARY = 40, 200, 20_000

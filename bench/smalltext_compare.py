@@ -2,7 +2,7 @@
 
 Runs in its own environment (bench/.venv-smalltext, `make bench-smalltext`), never Sift's.
 The model is Sift's production pipeline, imported from the repository root
-(learners.training: no Django): the same TF-IDF word + char features and the same
+(siftml.training: no Django): the same TF-IDF word + char features and the same
 LogisticRegression, refitted from scratch on the labeled pool every round, features
 included, exactly as `manage.py simulate` does. small-text reaches it through its own
 extension point, a `Classifier` over a `TextDataset` of raw pool texts, so no feature is
@@ -64,7 +64,7 @@ from small_text.classifiers import Classifier  # noqa: E402
 from small_text.classifiers.classification import EmbeddingMixin  # noqa: E402
 from small_text.classifiers.factories import AbstractClassifierFactory  # noqa: E402
 
-from learners import curves, simulation, training  # noqa: E402
+from siftml import curves, simulation, training  # noqa: E402
 
 SUMMARY_COLUMNS = ["strategy", "seed", "full_f1", "labels_to_target", "mean_f1", "final_f1", "query_seconds"]
 
@@ -250,7 +250,7 @@ def markdown(runs: list[simulation.Run], dataset: str, target: float, notes: dic
         f"target {target:.0%} of the full-pool macro-F1 ({full}).",
         f"Initial set: `random_initialization_balanced` (chosen with the true labels), "
         f"as many labels as Sift's cold start ({init}).",
-        "Model: Sift's `learners.training` pipeline refitted on the labeled pool every round.",
+        "Model: Sift's `siftml.training` pipeline refitted on the labeled pool every round.",
         "",
         f"Command: `{notes['command']}`",
         "",

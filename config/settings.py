@@ -308,7 +308,7 @@ SIFT_SCORE_CHUNK_SIZE = env.int("SIFT_SCORE_CHUNK_SIZE", default=50_000)
 # Folds of the cross-validation run on the training labels of every new model (0: off);
 # each fold is one more fit, so this multiplies the training time of a retrain.
 SIFT_CV_FOLDS = env.int("SIFT_CV_FOLDS", default=5)
-# The rankers a project's strategy_weights may name (learners/sampling.py's registry; a
+# The rankers a project's strategy_weights may name (siftml/sampling.py's registry; a
 # system check keeps the two in step, since labeling may not import learners).
 SIFT_RANKERS = ("random", "least_confidence", "margin", "entropy", "error", "novelty")
 # Jobs (learners.jobs). A running job's worker touches it every SIFT_HEARTBEAT_SECONDS; one

@@ -58,7 +58,7 @@ class Project(models.Model):
     )
     # A retrained model waits as a candidate only when even the top of the 95% paired
     # interval of (its test macro-F1 - the active model's) is more than this below zero
-    # (learners.lifecycle.compare_with_active; learners.promotion_rule says it in words).
+    # (learners.lifecycle.compare_with_active; siftml.promotion_rule says it in words).
     promotion_tolerance = models.FloatField(
         default=0.02,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from learners import training
+from siftml import training
 
 
 class ArtifactWriteError(OSError):

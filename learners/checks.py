@@ -22,7 +22,7 @@ def check_folders(app_configs: object, **kwargs: object) -> list[Error]:
 
 @register()
 def check_ranker_names(app_configs: object, **kwargs: object) -> list[Error]:
-    from learners.sampling import RANKERS
+    from siftml.sampling import RANKERS
 
     if set(settings.SIFT_RANKERS) != set(RANKERS):
         return [

@@ -13,8 +13,9 @@ from django.db.models import Max
 
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Project
-from learners import evaluation, lifecycle, training
+from learners import lifecycle
 from learners.models import ModelVersion
+from siftml import evaluation, training
 
 logger = logging.getLogger(__name__)
 CACHE_SECONDS = 15 * 60

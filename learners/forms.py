@@ -1,6 +1,6 @@
 from django import forms
 
-from learners.promotion_rule import describe_promotion_rule
+from siftml.promotion_rule import describe_promotion_rule
 
 
 class PromotionToleranceForm(forms.Form):

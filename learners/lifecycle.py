@@ -19,10 +19,11 @@ from sklearn.pipeline import Pipeline
 from labeling import splits
 from labeling.exports import DatasetRow, iter_dataset_rows
 from labeling.models import Lease, Project, QueueEntry, Ranking, Split
-from learners import evaluation, inspection, jobs, ranking, training
+from learners import jobs, ranking
 from learners.jobs import report
 from learners.models import Job, ModelVersion
 from learners.runner import Outcome, run_job
+from siftml import evaluation, inspection, training
 
 logger = logging.getLogger(__name__)
 TEXT_PREVIEW = 280

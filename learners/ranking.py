@@ -23,8 +23,9 @@ from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Origin, Project, QueueEntry, Ranking, Split
 from labeling.services import get_label_watermark
 from labeling.statistics import analyze
-from learners import artifacts, mixing, sampling, scoring, training
+from learners import artifacts
 from learners.models import ModelVersion
+from siftml import mixing, sampling, scoring, training
 
 TEXT_BATCH = 5_000
 NOVELTY_SAMPLE = 20_000

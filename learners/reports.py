@@ -15,8 +15,9 @@ from django.db.models.functions import Length
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Origin, Project, Split
 from labeling.services import get_project_stats
-from learners import common_curve, plots, quality
+from learners import common_curve
 from learners.models import ModelVersion
+from siftml import plots, quality
 
 CACHE_SECONDS = 15 * 60
 SAMPLE = 2000  # texts per side for near duplicates and drift

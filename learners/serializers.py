@@ -2,9 +2,9 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from labeling.api_responses import ErrorSerializer
-from learners import simulation
 from learners.models import Job, ModelVersion
 from learners.simulation_jobs import SIMULATION_DEFAULTS
+from siftml import simulation
 
 
 def _free_form(help_text: str, required: bool = True) -> serializers.DictField:

@@ -12,10 +12,11 @@ from django.db import transaction
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Project, Split
 from labeling.services import create_dataset_version
-from learners import artifacts, jobs, lifecycle, ranking, scoring, training
+from learners import artifacts, jobs, lifecycle, ranking
 from learners.jobs import report
 from learners.models import Job, ModelVersion, ScoreChunk
 from learners.runner import Outcome, run_job
+from siftml import scoring, training
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from labeling.exports import iter_dataset_rows
 from labeling.models import Project, Split
 from labeling.services import get_label_watermark
-from learners import artifacts, curves, jobs, simulation, training
+from learners import artifacts, jobs
 from learners.jobs import report
 from learners.models import Job
 from learners.runner import Outcome, run_job
+from siftml import curves, simulation, training
 
 SIMULATION_DEFAULTS = {
     "strategies": ["random", "margin", "error", "novelty", "mix"],

@@ -8,12 +8,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling.access import get_project_for_user, is_project_admin, visible_projects
-from learners import blinding, jobs, lifecycle, reports, services, simulation, simulation_jobs
+from learners import blinding, jobs, lifecycle, reports, services, simulation_jobs
 from learners.access import get_model_for_user
 from learners.forms import PromotionToleranceForm, TopKForm
 from learners.models import Job, ModelVersion
-from learners.promotion_rule import describe_promotion_rule
 from learners.serializers import SimulationSerializer
+from siftml import simulation
+from siftml.promotion_rule import describe_promotion_rule
 
 
 @login_required

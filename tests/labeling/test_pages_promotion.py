@@ -7,10 +7,11 @@ from django.conf import settings
 from django.utils.html import escape
 
 from labeling import services as labeling_services
-from learners import evaluation, services
+from learners import services
 from learners.forms import PromotionToleranceForm
 from learners.models import ModelVersion
-from learners.promotion_rule import describe_promotion_rule
+from siftml import evaluation
+from siftml.promotion_rule import describe_promotion_rule
 from tests.factories import add_member, csv_bytes, make_project
 
 WORDS = {"positive": ["great", "lovely", "superb", "kind"], "negative": ["awful", "rude", "slow", "dirty"]}

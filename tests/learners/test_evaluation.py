@@ -12,7 +12,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from learners import evaluation
+from siftml import evaluation
 
 CLASSES = ["ant", "bee", "cat"]
 

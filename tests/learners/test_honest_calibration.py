@@ -6,7 +6,7 @@ import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.metrics import brier_score_loss
 
-from learners import evaluation, inspection, training
+from siftml import evaluation, inspection, training
 
 VOCABULARY = [f"w{i}" for i in range(60)]
 

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from learners import evaluation, intervals
+from siftml import evaluation, intervals
 
 CLASSES = ["ant", "bee", "cat"]
 

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from learners import inspection, quality, training
+from siftml import inspection, quality, training
 
 GOOD = ["good film", "great film", "lovely story", "fine acting", "nice plot", "superb cast"]
 BAD = ["bad film", "awful film", "boring story", "poor acting", "dull plot", "weak cast"]

@@ -13,8 +13,9 @@ from django.conf import settings
 from config.celery import app
 from labeling.models import Lease
 from labeling.queue import serve_next_item
-from learners import jobs, lifecycle, ranking, services, training
+from learners import jobs, lifecycle, ranking, services
 from learners.models import Job, ModelVersion
+from siftml import training
 from tests.factories import add_member, api_client, import_rows, make_review_rows, make_user
 
 LEARNERS = Path(__file__).resolve().parents[2] / "learners"

@@ -12,8 +12,9 @@ from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, roc_auc_
 from labeling import services as labeling_services
 from labeling import splits
 from labeling.models import Item, Lease, Split
-from learners import lifecycle, reports, services, tasks, training
+from learners import lifecycle, reports, services, tasks
 from learners.models import Job, ModelVersion
+from siftml import training
 from tests.factories import add_member, api_client, csv_bytes, make_project
 
 POSITIVE = ["great", "lovely", "wonderful", "excellent", "happy", "superb", "kind", "fast"]

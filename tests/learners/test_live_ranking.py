@@ -7,8 +7,9 @@ import pytest
 
 from labeling import services as labeling_services
 from labeling.models import Annotation, Origin, QueueEntry, Split
-from learners import ranking, scoring, services
+from learners import ranking, services
 from learners.models import Job, ScoreChunk
+from siftml import scoring
 from tests.factories import import_rows, make_review_rows
 
 

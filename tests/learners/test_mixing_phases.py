@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from learners import ranking, scoring, services
+from learners import ranking, services
 from learners.models import Job
+from siftml import scoring
 from tests.factories import import_rows, make_review_rows
 
 

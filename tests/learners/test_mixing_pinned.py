@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from learners import mixing
+from siftml import mixing
 
 
 def reference_mix(ranked, weights, size, batch_size, features=None, feature_row=None, threshold=0.9):

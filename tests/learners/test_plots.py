@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from learners import evaluation, plots
+from siftml import evaluation, plots
 
 CLASSES = ["<script>alert(1)</script>", "bee", "cat"]
 

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from learners import mixing, sampling
+from siftml import mixing, sampling
 
 # Two features: [looks-like-a-past-mistake, which-class]. Rows 0-19 labeled.
 X_LABELED = sp.csr_matrix(np.array([[i % 5 == 0, i % 2] for i in range(20)], dtype=float))
@@ -165,7 +165,7 @@ def test_bandit_favours_the_ranker_whose_picks_the_model_got_wrong():
 
 
 def test_rankers_can_be_prepared_before_anything_is_labeled():
-    from learners import scoring
+    from siftml import scoring
 
     pool = ["card arrived late", "exchange rate is bad", "top up failed", "lost my card"]
     rankers = scoring.prepare_rankers([], [], pool, ["a", "b"], {"margin": 1.0})

@@ -11,8 +11,9 @@ from django.core.management import CommandError, call_command
 
 from labeling import services as labeling_services
 from labeling.models import QueueEntry, Split
-from learners import jobs, services, training
+from learners import jobs, services
 from learners.models import Job, ModelVersion
+from siftml import training
 from tests.factories import api_client, import_rows, make_review_rows
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from learners import sampling
+from siftml import sampling
 
 PROBA = np.array(
     [

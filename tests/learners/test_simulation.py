@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from learners import simulation, simulation_jobs
+from learners import simulation_jobs
 from learners.models import Job
+from siftml import simulation
 from tests.factories import BANKING77, api_client, import_rows, make_review_rows, read_banking77
 
 CONFUSABLE = [

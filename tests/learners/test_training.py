@@ -5,7 +5,7 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import f1_score
 
-from learners import training
+from siftml import training
 from tests.factories import BANKING77, read_banking77
 
 TEXTS = ["good film", "great film", "lovely story", "bad film", "awful film", "boring story"]

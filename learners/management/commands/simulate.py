@@ -5,7 +5,7 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.importing import ImportRejected, parse_upload
-from learners import curves, simulation
+from siftml import curves, simulation
 
 SUMMARY_COLUMNS = ["strategy", "seed", "full_f1", "labels_to_target", "mean_f1", "final_f1", "query_seconds"]
 

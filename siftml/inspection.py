@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 
-from learners import training
+from siftml import training
 
 CV_FOLDS = 5
 MIN_CV_LABELS = 10

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from learners import mixing, sampling, scoring, training
+from siftml import mixing, sampling, scoring, training
 
 ADAPTIVE = "adaptive"
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "error", "novelty", "mix", ADAPTIVE)

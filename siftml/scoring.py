@@ -1,7 +1,7 @@
 """Everything fitted once per retrain to rank the pool, and the chunk-by-chunk scoring.
 
 numpy / scikit-learn only, no Django: the live system (learners/ranking.py) and the
-simulator (learners/simulation.py) both rank through `RankerSet`, so the simulator proves
+simulator (siftml/simulation.py) both rank through `RankerSet`, so the simulator proves
 what production does.
 """
 
@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import normalize
 
-from learners import mixing, sampling, training
+from siftml import mixing, sampling, training
 
 # Until every label has this many labeled pool examples, the classifier has too little to
 # say: the queue is half novelty (items unlike anything labeled), half random. Novelty alone

@@ -5,7 +5,7 @@ drift from the code: the interval level comes from `evaluation.CONFIDENCE`, the 
 from the project.
 """
 
-from learners.evaluation import CONFIDENCE
+from siftml.evaluation import CONFIDENCE
 
 
 def describe_promotion_rule(tolerance: float | None = None) -> str:

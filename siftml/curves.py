@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from learners.simulation import Run
+from siftml.simulation import Run
 
 # Text drawn as paths: the SVG carries no text nodes, so no label name can inject markup.
 plt.rcParams["svg.fonttype"] = "path"

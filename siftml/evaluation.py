@@ -7,7 +7,7 @@ and this module refuses overlapping ids where it is given them.
 
 Conventions, chosen to match scikit-learn so that anyone can check a number:
 - per-label and macro scores use the labels the model knows plus the labels of the test set,
-  with `zero_division=0` (as `learners.training.evaluate`);
+  with `zero_division=0` (as `siftml.training.evaluate`);
 - intervals are BCa bootstrap intervals over test items (`scipy.stats.bootstrap`, seeded):
   percentile intervals under-cover on the few test items of a young project, BCa corrects
   their bias and skew; below MIN_TEST_ITEMS even BCa under-covers, and the page says so;
@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import auc, brier_score_loss, roc_curve
 
-from learners.intervals import BOOTSTRAP_ROUNDS, CONFIDENCE, bca_interval, flat_rows, interval
+from siftml.intervals import BOOTSTRAP_ROUNDS, CONFIDENCE, bca_interval, flat_rows, interval
 
 # Fewer test items: every number on the page carries a warning. Accuracy on n items takes
 # only n + 1 values and BCa's bias and acceleration terms are estimated from those same n
