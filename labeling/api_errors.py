@@ -12,7 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from labeling.middleware import DATABASE_ERRORS, database_unavailable
+from labeling.middleware import DATABASE_ERRORS, database_unavailable, wants_json
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: JSON on /api/ paths, Django's usual page everywhere else."""
-    if _is_api(request):
+    if wants_json(request):
         message = (
             f"CSRF check failed ({reason}). A session-authenticated API request that changes "
             "something needs the X-CSRFToken header; or authenticate with 'Authorization: Token KEY'."
@@ -73,12 +73,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return page_csrf_failure(request, reason=reason)
 
 
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
-
-
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler400 (a bad Host header, for one): JSON on API paths, Django's page elsewhere."""
-    if _is_api(request):
+    if wants_json(request):
         return JsonResponse({"error": "Bad request; the server could not accept it as sent."}, status=400)
     return defaults.bad_request(request, exception)

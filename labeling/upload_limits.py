@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 
+from labeling.middleware import wants_json
+
 
 def _message() -> str:
     limit = filesizeformat(settings.SIFT_MAX_UPLOAD_BYTES)
@@ -24,7 +26,7 @@ def _message() -> str:
 
 def _too_large(request: HttpRequest) -> HttpResponse:
     """A 413: JSON for the API, a short page for the browser."""
-    if request.path.startswith("/api/"):
+    if wants_json(request):
         return JsonResponse({"error": _message()}, status=413)
     context = {"message": _message(), "back": request.path.rsplit("/", 1)[0] + "/"}
     return render(request, "labeling/upload_too_large.html", context, status=413)
