@@ -140,6 +140,11 @@ class RedisServer:
         except OSError:
             return False
 
+    def cli(self, *args: str) -> str:
+        """What redis-cli prints for one command against this server's db 0."""
+        done = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        return done.stdout.strip()
+
     def stop(self) -> None:
         """Stop at once, as a crash or `shutdown nosave` would: the queues are gone with it."""
         if self.process is not None and self.process.poll() is None:

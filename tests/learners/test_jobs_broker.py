@@ -1,11 +1,11 @@
 """The job queue being unreachable is an answer, not a 500, and never costs an annotation.
 
-A real redis-server of our own (port 6393) that the tests stop and start: the app publishes
-to it through kombu exactly as in production. transactional_db, so that the send really
-runs on commit inside the request, as it does outside the tests.
+A real redis-server of our own (tests.processes.RedisServer, on a free port) that the tests
+stop and start: the app publishes to it through kombu exactly as in production.
+transactional_db, so that the send really runs on commit inside the request, as it does
+outside the tests.
 """
 
-import subprocess
 import time
 from datetime import timedelta
 
@@ -16,44 +16,7 @@ from config.celery import app
 from learners import jobs
 from learners.models import Job
 from tests.factories import api_client, import_rows, make_review_rows
-
-PORT = 6393
-
-
-class Broker:
-    def __init__(self, folder):
-        self.folder = folder
-
-    def start(self) -> None:
-        subprocess.run(
-            [
-                "redis-server",
-                "--port",
-                str(PORT),
-                "--daemonize",
-                "yes",
-                "--save",
-                "",
-                "--dir",
-                str(self.folder),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        deadline = time.monotonic() + 10
-        while self.cli("ping") != "PONG":
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server on port 6393 did not start")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.cli("shutdown", "nosave")
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            ["redis-cli", "-p", str(PORT), "-n", "3", *args], capture_output=True, text=True
-        )
-        return done.stdout.strip()
+from tests.processes import RedisServer
 
 
 def _use_broker(url: str, options: dict) -> None:
@@ -69,10 +32,8 @@ def _use_broker(url: str, options: dict) -> None:
 def broker(tmp_path):
     """Our own Redis, started and then stopped: the app's broker is down until `start()`."""
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
-    server = Broker(tmp_path)
-    server.start()
-    server.stop()
-    _use_broker(f"redis://127.0.0.1:{PORT}/3", {"socket_connect_timeout": 3})
+    server = RedisServer(tmp_path / "redis")
+    _use_broker(server.url, {"socket_connect_timeout": 3})
     try:
         yield server
     finally:
@@ -94,7 +55,7 @@ def test_retrain_api_answers_503_fast_and_leaves_nothing_queued(transactional_db
     assert response.status_code == 503
     error = response.json()["error"]
     assert error.startswith("the job queue is unreachable; try again in a minute (")
-    assert "6393" in error  # the broker's own words say which one
+    assert str(broker.port) in error  # the broker's own words say which one
     # Bounded retries, not kombu's default of retrying the connection for minutes; loose enough
     # for a loaded CI machine (a refused connection fails in about a second on an idle one).
     assert seconds < 30
