@@ -10,7 +10,7 @@ import pytest
 
 from learners.models import Job
 from tests.faults.conftest import banking_labels, make_team
-from tests.faults.jobs import retry_of, wait_until_finished, wait_until_running
+from tests.faults.jobs import retrain_running, retry_of, wait_until_finished
 from tests.processes import needs_postgres, needs_redis_server, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, needs_postgres, needs_redis_server]
@@ -19,12 +19,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.slow, needs_postgres, needs_redis_
 def test_the_worker_survives_a_redis_restart_mid_retrain_and_the_job_ends(stack):
     # 77 intents: a retrain that lasts long enough to restart Redis under it.
     team = make_team(banking_labels(77), per_label=25, n_labeled=1200)
-    stack.up()
-    worker = stack.services[1]
-    status, body = stack.call("POST", f"/api/v1/projects/{team.project.pk}/retrain", team.owner_token)
-    assert status == 202, body
-    job_id = body["job"]["id"]
-    wait_until_running(job_id, worker.log)
+    job_id, worker = retrain_running(stack, team)
 
     stack.redis.stop()
     time.sleep(2)

@@ -9,7 +9,7 @@ import pytest
 
 from learners.models import Job, ModelVersion
 from tests.faults.conftest import STALL_SECONDS, SWEEP_SECONDS, banking_labels, make_team
-from tests.faults.jobs import retry_of, wait_until_finished, wait_until_running
+from tests.faults.jobs import retrain_running, retry_of, wait_until_finished
 from tests.processes import needs_postgres, needs_redis_server, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, needs_postgres, needs_redis_server]
@@ -18,12 +18,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.slow, needs_postgres, needs_redis_
 def test_a_worker_killed_mid_retrain_fails_the_job_within_the_sweep_and_the_retry_succeeds(stack):
     # Big enough to be caught running, small enough that the retry is quick.
     team = make_team(banking_labels(20), per_label=30, n_labeled=400)
-    stack.up()
-    worker = stack.services[1]
-    status, body = stack.call("POST", f"/api/v1/projects/{team.project.pk}/retrain", team.owner_token)
-    assert status == 202, body
-    job_id = body["job"]["id"]
-    wait_until_running(job_id, worker.log)
+    job_id, worker = retrain_running(stack, team)
 
     os.killpg(worker.pid, signal.SIGKILL)  # the worker and its pool processes, as `docker kill` does
     worker.process.wait(timeout=10)
