@@ -2,6 +2,8 @@
 
 import hashlib
 
+from siftml.text import normalize_text
+
 
 def _unit_hash(*parts: object) -> float:
     """Map the parts to a float in [0, 1), the same on every machine and Python version."""
@@ -29,7 +31,7 @@ def withholds_suggestion(seed: int, external_id: str, share: float) -> bool:
 
 
 def content_hash(text: str) -> str:
-    return hashlib.sha256(" ".join(text.split()).lower().encode()).hexdigest()
+    return hashlib.sha256(normalize_text(text).encode()).hexdigest()
 
 
 # The test split is cut once more, by hash, into two fixed parts. Promotion decisions read

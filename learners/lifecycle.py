@@ -24,6 +24,7 @@ from learners.jobs import report
 from learners.models import Job, ModelVersion
 from learners.runner import Outcome, run_job
 from siftml import evaluation, inspection, training
+from siftml.text import normalize_text
 
 logger = logging.getLogger(__name__)
 TEXT_PREVIEW = 280
@@ -47,13 +48,9 @@ def split_rows(rows: list[DatasetRow]) -> tuple[list[DatasetRow], list[DatasetRo
     test = [r for r in rows if r.split == Split.TEST]
     if {r.item_pk for r in train} & {r.item_pk for r in test}:
         raise RuntimeError("An item is both in the training and the test rows; refusing to evaluate.")
-    seen = {_normalized(r.text) for r in train}
-    kept = [r for r in test if _normalized(r.text) not in seen]
+    seen = {normalize_text(r.text) for r in train}
+    kept = [r for r in test if normalize_text(r.text) not in seen]
     return train, kept, len(test) - len(kept)
-
-
-def _normalized(text: str) -> str:
-    return " ".join(text.split()).lower()
 
 
 def test_parts(test: list[DatasetRow], seed: int) -> tuple[list[DatasetRow], list[DatasetRow]]:
@@ -76,7 +73,7 @@ def evaluate_model(model: Pipeline, rows: list[DatasetRow], seed: int) -> tuple[
     classes = list(model.classes_)
     y_test = [r.label for r in test]
     proba = training.predict_proba(model, [r.text for r in test])
-    metrics = training.evaluate(y_test, proba, classes)
+    metrics = evaluation.point_metrics(y_test, proba, classes)
     report: dict = {
         "n": len(test),
         "train_size": len(train),

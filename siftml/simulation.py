@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from siftml import mixing, sampling, scoring, training
+from siftml import evaluation, mixing, sampling, scoring, training
 
 ADAPTIVE = "adaptive"
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "error", "novelty", "mix", ADAPTIVE)
@@ -233,7 +233,7 @@ def _macro_f1(model, data: Dataset) -> float:
     if model is None:
         return 0.0
     proba = training.predict_proba(model, data.test_texts)
-    return training.evaluate(data.test_labels, proba, model.classes_).get("macro_f1", 0.0)
+    return evaluation.point_metrics(data.test_labels, proba, model.classes_).get("macro_f1", 0.0)
 
 
 def summarize(runs: Sequence[Run]) -> list[dict]:
