@@ -64,7 +64,7 @@ from small_text.classifiers import Classifier  # noqa: E402
 from small_text.classifiers.classification import EmbeddingMixin  # noqa: E402
 from small_text.classifiers.factories import AbstractClassifierFactory  # noqa: E402
 
-from siftml import curves, simulation, training  # noqa: E402
+from siftml import curves, evaluation, simulation, training  # noqa: E402
 
 SUMMARY_COLUMNS = ["strategy", "seed", "full_f1", "labels_to_target", "mean_f1", "final_f1", "query_seconds"]
 
@@ -156,15 +156,16 @@ def read_labeled(path: Path) -> tuple[list[str], np.ndarray]:
 
 
 def macro_f1(model, data: simulation.Dataset) -> float:
-    """Test macro-F1 exactly as Sift's simulator computes it (simulation._macro_f1)."""
+    """Macro-F1 on the whole test set (the simulator now reads only its report part)."""
     proba = training.predict_proba(model, data.test_texts)
-    return training.evaluate(data.test_labels, proba, model.classes_)["macro_f1"]
+    return evaluation.point_metrics(data.test_labels, proba, model.classes_)["macro_f1"]
 
 
 def sift_cold_start_size(data: simulation.Dataset, batch: int, budget: int, seed: int) -> int:
     """How many labels Sift's simulator spends in its cold start for this seed."""
-    labeled, _, _ = simulation._cold_start(data, batch, budget, None, seed)
-    return len(labeled)
+    run = simulation.Run("mix", seed, 0.0, 0.95)
+    loop = simulation.Loop(retrain_every=batch)
+    return simulation.replay(run, data, budget, None, loop, until_warm=True)
 
 
 def run_strategy(

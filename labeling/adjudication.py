@@ -16,6 +16,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from labeling.models import Annotation, Item, Label, Origin, Project, Skip
+from labeling.resolution import live_votes
 from labeling.services import save_annotation
 
 
@@ -110,12 +111,9 @@ def _with_votes(items: Iterable[Item]) -> list[ReviewItem]:
         .order_by("pk")
         .values_list("item_id", "user__username", "label__name", "created_at")
     )
-    latest: dict[int, dict[str, Vote]] = {}
+    by_item: dict[int, list[Vote]] = {}
     for item_id, username, label, created_at in rows:
-        votes = latest.setdefault(item_id, {})
-        votes.pop(username, None)
-        if label is not None:
-            votes[username] = Vote(username, label, created_at)
-    for item_id, votes in latest.items():
-        reviews[item_id].votes = list(votes.values())
+        by_item.setdefault(item_id, []).append(Vote(username, label, created_at))
+    for item_id, votes in by_item.items():
+        reviews[item_id].votes = live_votes(votes, voter=lambda v: v.username, label=lambda v: v.label)
     return list(reviews.values())

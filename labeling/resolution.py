@@ -5,10 +5,12 @@ vote (an undo withdraws it), the majority label wins, and a tie goes to the labe
 most recently. Imports vote as one annotator.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 RULE = "adjudicated>majority>latest"
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -29,17 +31,35 @@ class Resolved:
     disputed: bool = False  # live votes name more than one label
 
 
+def live_votes(
+    votes: Iterable[V],
+    voter: Callable[[V], Hashable] = lambda v: v.voter,
+    label: Callable[[V], object] = lambda v: v.label_id,
+) -> list[V]:
+    """Each voter's latest annotation, in the order of those latest annotations, if it has a label.
+
+    The one home of "an annotator's vote": a later annotation replaces an earlier one, and an
+    undo (no label) withdraws it. `votes` come in ascending annotation id order; the resolved
+    label (`resolve`), the adjudication queue and the team's agreement all read votes this way.
+    """
+    latest: dict[Hashable, V] = {}
+    for vote in votes:
+        key = voter(vote)
+        latest.pop(key, None)  # re-insert so dict order is vote order
+        latest[key] = vote
+    return [v for v in latest.values() if label(v) is not None]
+
+
 def resolve(votes: Iterable[Vote]) -> Resolved:
     """Resolve one item's annotations, given in ascending annotation id order."""
-    latest: dict[str, Vote] = {}
     adjudication: Vote | None = None
+    others: list[Vote] = []
     for vote in votes:
         if vote.origin == "adjudication":
             adjudication = vote
         else:
-            latest.pop(vote.voter, None)  # re-insert so dict order is vote order
-            latest[vote.voter] = vote
-    live = [v for v in latest.values() if v.label_id is not None]
+            others.append(vote)
+    live = live_votes(others)
     voters = tuple(v.voter for v in live)
     disputed = len({v.label_id for v in live}) > 1
     if adjudication is not None and adjudication.label_id is not None:

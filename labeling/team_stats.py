@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from labeling.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha, label_agreement
 from labeling.models import Annotation, Origin, Project
+from labeling.resolution import live_votes
 
 # A label given after more than this long on one item counts as this long: the annotator
 # was away, and one coffee break should not halve their items per hour.
@@ -57,7 +58,7 @@ _RECORD_FIELDS = (
 
 def _load_votes(project: Project) -> _Votes:
     votes = _Votes()
-    latest: dict[tuple[int, int], _Record] = {}
+    human: list[tuple[int, _Record]] = []
     rows = (
         Annotation.objects.filter(item__project=project, origin__in=[Origin.HUMAN, Origin.ADJUDICATION])
         .order_by("pk")
@@ -72,10 +73,11 @@ def _load_votes(project: Project) -> _Votes:
             continue
         record = _Record(pk, item_id, label_id, duration_ms, suggested, created_at)
         votes.records[user_id].append(record)
-        latest[(item_id, user_id)] = record
-    for (item_id, user_id), record in latest.items():
-        if record.label_id is not None:
-            votes.by_item.setdefault(item_id, {})[user_id] = record.label_id
+        human.append((user_id, record))
+    for user_id, record in live_votes(
+        human, voter=lambda v: (v[1].item_id, v[0]), label=lambda v: v[1].label_id
+    ):
+        votes.by_item.setdefault(record.item_id, {})[user_id] = record.label_id
     votes.final = dict(project.items.filter(pk__in=list(votes.by_item)).values_list("pk", "label_id"))
     return votes
 

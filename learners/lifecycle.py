@@ -23,7 +23,8 @@ from learners import jobs, ranking
 from learners.jobs import report
 from learners.models import Job, ModelVersion
 from learners.runner import Outcome, run_job
-from siftml import evaluation, inspection, training
+from siftml import evaluation, inspection, promotion_rule, training
+from siftml.text import normalize_text
 
 logger = logging.getLogger(__name__)
 TEXT_PREVIEW = 280
@@ -47,13 +48,9 @@ def split_rows(rows: list[DatasetRow]) -> tuple[list[DatasetRow], list[DatasetRo
     test = [r for r in rows if r.split == Split.TEST]
     if {r.item_pk for r in train} & {r.item_pk for r in test}:
         raise RuntimeError("An item is both in the training and the test rows; refusing to evaluate.")
-    seen = {_normalized(r.text) for r in train}
-    kept = [r for r in test if _normalized(r.text) not in seen]
+    seen = {normalize_text(r.text) for r in train}
+    kept = [r for r in test if normalize_text(r.text) not in seen]
     return train, kept, len(test) - len(kept)
-
-
-def _normalized(text: str) -> str:
-    return " ".join(text.split()).lower()
 
 
 def test_parts(test: list[DatasetRow], seed: int) -> tuple[list[DatasetRow], list[DatasetRow]]:
@@ -76,7 +73,7 @@ def evaluate_model(model: Pipeline, rows: list[DatasetRow], seed: int) -> tuple[
     classes = list(model.classes_)
     y_test = [r.label for r in test]
     proba = training.predict_proba(model, [r.text for r in test])
-    metrics = training.evaluate(y_test, proba, classes)
+    metrics = evaluation.point_metrics(y_test, proba, classes)
     report: dict = {
         "n": len(test),
         "train_size": len(train),
@@ -142,8 +139,14 @@ def _is_category(value: object) -> bool:
 
 
 def schedule_cross_validation(model_version: ModelVersion, retrain: Job) -> Job | None:
-    """Cross-validate a new model's training labels in an `evaluate` job (inline if the retrain was)."""
-    if settings.SIFT_CV_FOLDS < 2 or model_version.dataset_version_id is None:
+    """Cross-validate a new model's training labels in an `evaluate` job (inline if the retrain was).
+
+    With cross-validation off there is no such job: the stopping guidance is computed here.
+    """
+    if model_version.dataset_version_id is None:
+        return None
+    if settings.SIFT_CV_FOLDS < 2:
+        _record_stopping(model_version)
         return None
     inline = bool(retrain.params.get("inline"))
     job = jobs.start_job(
@@ -179,6 +182,8 @@ def _run_cross_validation(job: Job) -> Outcome:
         locked = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
         locked.evaluation = {**locked.evaluation, "cross_validation": summary, "label_suspects": suspects}
         ModelVersion.objects.filter(pk=locked.pk).update(evaluation=locked.evaluation)
+    report(job, message="Comparing with earlier models: stopping guidance and the common learning curve.")
+    _record_stopping(model_version)
     spread = (
         f"macro-F1 {summary['mean']:.3f} ± {summary['std']:.3f}" if "mean" in summary else summary["skipped"]
     )
@@ -205,6 +210,17 @@ def _cross_validate(
         return summary, []
     suspects = inspection.label_suspects([r.label for r in train], oof, classes)
     return summary, [_with_item(entry, train) for entry in suspects]
+
+
+def _record_stopping(model_version: ModelVersion) -> None:
+    """Store the stopping guidance and warm the common learning curve, so no page view loads models."""
+    from learners import common_curve, stopping  # both import this module
+
+    try:
+        stopping.record_stopping(model_version, load_model(model_version))
+    except ModelUnavailable as exc:
+        logger.warning("Stopping guidance for model %s skipped (%s).", model_version.short_id, exc)
+    common_curve.learning_curve(model_version.project)
 
 
 def load_model(model_version: ModelVersion) -> Pipeline:
@@ -268,15 +284,12 @@ def _compare(
     )
     pred_new = evaluation.predicted_labels(training.predict_proba(model, texts), model.classes_)
     labels = sorted(set(y_true) | set(active_model.classes_) | set(model.classes_))
-    compared = evaluation.paired_difference(y_true, pred_active, pred_new, labels, seed=project.seed % 2**31)
+    compared = promotion_rule.decide(
+        y_true, pred_active, pred_new, labels, project.promotion_tolerance, seed=project.seed % 2**31
+    )
     drop = compared["a"] - compared["b"]
     tolerance = project.promotion_tolerance
-    # Refused only when the new model is worse by more than the tolerance beyond the noise of
-    # the test set: even the top of the 95% paired interval of (new - active) lies below
-    # -tolerance. A point estimate alone, on the few test items of a young project, would
-    # keep refusing models trained on more labels and freeze the queue on an old ranking.
-    # A hair of slack so that "exactly the tolerance" is not lost to float rounding.
-    promoted = compared["difference"]["high"] >= -tolerance - 1e-9
+    promoted = compared["promoted"]
     numbers = (
         f"macro-F1 {compared['b']:.3f} against {compared['a']:.3f} for the active model "
         f"{active.short_id} on the same {len(test)} decision-part test items"

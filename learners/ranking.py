@@ -9,7 +9,6 @@ A new ranking is written beside the old one and only served once
 
 import io
 import math
-import random
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +27,6 @@ from learners.models import ModelVersion
 from siftml import mixing, sampling, scoring, training
 
 TEXT_BATCH = 5_000
-NOVELTY_SAMPLE = 20_000
 # The bandit looks at this many of the latest labels that a ranker served.
 BANDIT_WINDOW = 2_000
 
@@ -86,13 +84,15 @@ def prepare_rankers(project: Project, model, watermark: int | None = None) -> sc
 
 
 def _unlabeled_sample(project: Project) -> list[str]:
-    # rand_key is a per-item hash: a uniform sample without ORDER BY RANDOM().
-    start = random.Random(project.seed).random()
-    items = rankable_items(project).filter(rand_key__gte=start).order_by("rand_key")
-    texts = list(items.values_list("text", flat=True)[:NOVELTY_SAMPLE])
-    if len(texts) < NOVELTY_SAMPLE:
-        wrap = rankable_items(project).filter(rand_key__lt=start).order_by("rand_key")
-        texts += list(wrap.values_list("text", flat=True)[: NOVELTY_SAMPLE - len(texts)])
+    # rand_key is a per-item hash: a uniform sample without ORDER BY RANDOM(), by the rule
+    # of scoring.unlabeled_sample (the simulator's), here in SQL.
+    start = scoring.sample_start(project.seed)
+    size = scoring.NOVELTY_SAMPLE
+    items = rankable_items(project).filter(rand_key__gte=start).order_by("rand_key", "pk")
+    texts = list(items.values_list("text", flat=True)[:size])
+    if len(texts) < size:
+        wrap = rankable_items(project).filter(rand_key__lt=start).order_by("rand_key", "pk")
+        texts += list(wrap.values_list("text", flat=True)[: size - len(texts)])
     return texts
 
 
@@ -152,7 +152,7 @@ def write_ranking(
     The ranking's summary keeps the seconds of every phase (`phase_seconds`).
     """
     texts = dict(Item.objects.filter(pk__in=candidates.all_ids().tolist()).values_list("pk", "text"))
-    picks = rankers.mix(candidates, texts, settings.SIFT_QUEUE_SIZE, settings.SIFT_BATCH_SIZE)
+    picks = rankers.queue(candidates, texts, queue_plan())
     seconds = getattr(rankers, "fit_seconds", {}) | candidates.seconds
     with scoring.timed(seconds, "queue write"):
         new = _write_entries(project, model_version, rankers, picks, texts, bundle)
@@ -224,9 +224,13 @@ def rank_pool(
     return write_ranking(project, model_version, rankers, candidates, save_bundle(project, rankers))
 
 
+def queue_plan() -> scoring.QueuePlan:
+    """The queue's size and batch size from the settings (the simulator takes the same)."""
+    return scoring.QueuePlan(settings.SIFT_QUEUE_SIZE, settings.SIFT_BATCH_SIZE)
+
+
 def candidate_count() -> int:
-    # Near-duplicates are passed over while mixing: keep some spare candidates per ranker.
-    return int(settings.SIFT_QUEUE_SIZE * 1.25) + 50
+    return queue_plan().candidates
 
 
 def save_bundle(project: Project, rankers: scoring.RankerSet) -> dict:

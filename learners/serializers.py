@@ -72,7 +72,12 @@ class SimulationSerializer(serializers.Serializer):
         default=lambda: list(SIMULATION_DEFAULTS["strategies"]),
     )
     seeds = serializers.IntegerField(min_value=1, max_value=5, default=SIMULATION_DEFAULTS["seeds"])
-    batch = serializers.IntegerField(min_value=1, max_value=500, default=SIMULATION_DEFAULTS["batch"])
+    batch = serializers.IntegerField(
+        min_value=1,
+        max_value=500,
+        default=SIMULATION_DEFAULTS["batch"],
+        help_text="Labels between two retrains (the project's retrain_every, replayed).",
+    )
     budget = serializers.IntegerField(min_value=1, max_value=20_000, default=SIMULATION_DEFAULTS["budget"])
     target = serializers.FloatField(min_value=0.5, max_value=1.0, default=SIMULATION_DEFAULTS["target"])
 

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, OuterRef, Subquery
 
 from labeling.exports import iter_dataset_rows
-from labeling.models import Project, Split
+from labeling.models import Annotation, Item, Origin, Project, Split
 from labeling.services import get_label_watermark
-from learners import artifacts, jobs
+from learners import artifacts, jobs, ranking
 from learners.jobs import report
 from learners.models import Job
 from learners.runner import Outcome, run_job
@@ -39,6 +40,12 @@ def _run_simulation(job: Job) -> Outcome:
     data = _simulation_data(job.project)
     p = job.params
     budget = min(p["budget"], len(data.pool_texts))
+    project = job.project
+    loop = simulation.Loop(
+        plan=ranking.queue_plan(),
+        tolerance=project.promotion_tolerance,
+        min_per_label=project.cold_start_min_per_label,
+    )
     runs = simulation.simulate(
         data,
         p["strategies"],
@@ -47,6 +54,7 @@ def _run_simulation(job: Job) -> Outcome:
         budget,
         p["target"],
         progress=lambda message, done: report(job, progress=0.02 + 0.9 * done, message=message),
+        loop=loop,
     )
     path = Path(str(job.project_id)) / f"simulation-{job.pk}.svg"
     # Recorded before the write, so that a failed job's half-written plot is removed.
@@ -59,8 +67,48 @@ def _run_simulation(job: Job) -> Outcome:
         "pool": len(data.pool_texts),
         "test": len(data.test_texts),
         "budget": budget,
+        "selection": pool_selection(job.project),
+        "replay_warning": REPLAY_WARNING,
     }
     return Outcome(_simulation_verdict(result["table"], p["target"]), result)
+
+
+# Below this share of labels picked at random, the replayed pool is mostly what active
+# learning chose, and the page says the comparison is flattered.
+RANDOM_SHARE_WARNING = 0.5
+REPLAY_WARNING = (
+    "This replays labels that active learning already selected: the pool holds the items the "
+    "rankers found informative, so every strategy, random included, looks better here than it "
+    "would on a fresh pool, and the gap between strategies shrinks. Only the part of the pool "
+    "picked at random is an unbiased sample."
+)
+
+
+def pool_selection(project: Project) -> dict:
+    """How the labeled pool items were chosen: by the strategy of each item's first human label.
+
+    "random" counts items served at random (the random ranker, or beyond the queue); "ranked"
+    items a ranker chose; "imported" items whose label came with the import (chosen by whoever
+    made the file). Only the random part is a uniform sample of the pool.
+    """
+    first = Annotation.objects.filter(item=OuterRef("pk"), origin=Origin.HUMAN).order_by("pk")
+    items = Item.objects.filter(project=project, split=Split.POOL, label__isnull=False).annotate(
+        first_strategy=Subquery(first.values("strategy")[:1])
+    )
+    counts = {"random": 0, "ranked": 0, "imported": 0}
+    for origin, strategy, n in (
+        items.values_list("label_origin", "first_strategy")
+        .annotate(n=Count("pk"))
+        .values_list("label_origin", "first_strategy", "n")
+    ):
+        if origin == Origin.IMPORT or strategy is None:
+            counts["imported"] += n
+        elif strategy == "random":
+            counts["random"] += n
+        else:
+            counts["ranked"] += n
+    total = sum(counts.values())
+    return {**counts, "total": total, "random_share": counts["random"] / total if total else 0.0}
 
 
 def _simulation_data(project: Project) -> simulation.Dataset:

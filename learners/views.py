@@ -33,6 +33,9 @@ def project_models(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         "promotion_rule": describe_promotion_rule(project.promotion_tolerance),
     }
+    if context["is_admin"]:
+        context["selection"] = simulation_jobs.pool_selection(project)
+        context["replay_warning"] = simulation_jobs.REPLAY_WARNING
     return render(request, "learners/models.html", context)
 
 

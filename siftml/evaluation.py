@@ -7,7 +7,7 @@ and this module refuses overlapping ids where it is given them.
 
 Conventions, chosen to match scikit-learn so that anyone can check a number:
 - per-label and macro scores use the labels the model knows plus the labels of the test set,
-  with `zero_division=0` (as `siftml.training.evaluate`);
+  with `zero_division=0` (scikit-learn's convention); `scores` is the one place macro-F1 is computed;
 - intervals are BCa bootstrap intervals over test items (`scipy.stats.bootstrap`, seeded):
   percentile intervals under-cover on the few test items of a young project, BCa corrects
   their bias and skew; below MIN_TEST_ITEMS even BCa under-covers, and the page says so;
@@ -88,6 +88,58 @@ def scores_from_confusion(cm: np.ndarray, subset: np.ndarray | None = None) -> d
         "recall": recall,
         "f1": f1,
         "macro_f1": macro.mean(axis=-1),
+    }
+
+
+def scores(y_true: Sequence[str], y_pred: Sequence[str], labels: list[str]) -> dict:
+    """Point scores of predicted labels over `labels`: the one home of accuracy and macro-F1.
+
+    Every macro-F1 in Sift (the model page, the promotion gate's bootstrap, cross-validation,
+    the simulator's curves, the stopping guidance) is computed by `scores_from_confusion`,
+    here or inside the bootstrap statistic, so two numbers can never disagree by method.
+    """
+    cm = confusion_batch(encode(y_true, labels)[None, :], encode(y_pred, labels)[None, :], len(labels))[0]
+    return {**scores_from_confusion(cm), "confusion": cm}
+
+
+def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: list[str]) -> float:
+    """Unweighted mean of the per-label F1 over `labels` (scikit-learn's average="macro")."""
+    return float(scores(y_true, y_pred, labels)["macro_f1"]) if len(y_true) else 0.0
+
+
+def point_metrics(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> dict:
+    """Headline metrics of predictions on held-out labels, without intervals.
+
+    Parameters
+    ----------
+    y_true : the true labels, shape (n_samples,)
+    proba : predicted probabilities, shape (n_samples, n_classes)
+    classes : the column order of `proba`
+
+    Returns
+    -------
+    accuracy, macro_f1, per-class precision/recall/f1/support and the confusion matrix over
+    every label seen in training or in `y_true` (rows: true, columns: predicted).
+    """
+    if len(y_true) == 0:
+        return {"n": 0}
+    labels = label_set(classes, y_true)
+    s = scores(y_true, predicted_labels(proba, classes), labels)
+    support = s["confusion"].sum(axis=1)
+    return {
+        "n": len(y_true),
+        "accuracy": float(s["accuracy"]),
+        "macro_f1": float(s["macro_f1"]),
+        "per_class": {
+            label: {
+                "precision": float(s["precision"][i]),
+                "recall": float(s["recall"][i]),
+                "f1": float(s["f1"][i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+        "confusion": {"labels": labels, "matrix": s["confusion"].tolist()},
     }
 
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 
-from siftml import training
+from siftml import evaluation, training
+from siftml.text import normalize_text
 
 CV_FOLDS = 5
 MIN_CV_LABELS = 10
@@ -62,7 +62,7 @@ def _feature(name: str, weight: float) -> dict:
 def group_keys(texts: Sequence[str], groups: Sequence[str | None]) -> np.ndarray:
     """The fold key of each row: its `group`, else its whitespace- and case-folded text."""
     return np.asarray(
-        [g if g else " ".join(t.split()).lower() for t, g in zip(texts, groups, strict=True)], dtype=object
+        [g if g else normalize_text(t) for t, g in zip(texts, groups, strict=True)], dtype=object
     )
 
 
@@ -106,10 +106,9 @@ def cross_validate(
             cols = [column[c] for c in model.classes_]
             oof[np.ix_(held, cols)] = proba
             predicted = np.asarray(model.classes_, dtype=object)[proba.argmax(axis=1)]
-            accuracy.append(float(accuracy_score(y[held], predicted)))
-            macro.append(
-                float(f1_score(y[held], predicted, labels=classes, average="macro", zero_division=0))
-            )
+            fold = evaluation.scores(y[held], predicted, classes)
+            accuracy.append(float(fold["accuracy"]))
+            macro.append(float(fold["macro_f1"]))
     summary = {
         "folds": len(macro),
         "accuracy": accuracy,

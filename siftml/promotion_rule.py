@@ -5,7 +5,33 @@ drift from the code: the interval level comes from `evaluation.CONFIDENCE`, the 
 from the project.
 """
 
-from siftml.evaluation import CONFIDENCE
+from collections.abc import Sequence
+
+from siftml.evaluation import CONFIDENCE, paired_difference
+
+# A hair of slack so that "exactly the tolerance" is not lost to float rounding.
+SLACK = 1e-9
+
+
+def decide(
+    y_true: Sequence[str],
+    pred_active: Sequence[str],
+    pred_new: Sequence[str],
+    labels: list[str],
+    tolerance: float,
+    seed: int,
+) -> dict:
+    """The promotion gate, on the decision part of the test set: production's and the simulator's.
+
+    Refused only when the new model is worse by more than the tolerance beyond the noise of the
+    test set: even the top of the paired-bootstrap interval of (new - active) lies below
+    -tolerance. A point estimate alone, on the few test items of a young project, would keep
+    refusing models trained on more labels and freeze the queue on an old ranking.
+
+    Returns the `paired_difference` numbers ("a": active, "b": new, "difference") and "promoted".
+    """
+    compared = paired_difference(y_true, pred_active, pred_new, labels, seed=seed)
+    return {**compared, "promoted": bool(compared["difference"]["high"] >= -tolerance - SLACK)}
 
 
 def describe_promotion_rule(tolerance: float | None = None) -> str:

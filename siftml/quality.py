@@ -13,6 +13,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
 
+from siftml.text import normalize_text
+
 NEAR_DUPLICATE_SIMILARITY = 0.9
 MIN_DRIFT_SAMPLE = 20
 
@@ -27,7 +29,7 @@ def near_duplicates(
     X = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit_transform(texts)
     k = min(neighbors + 1, len(texts))
     distances, indices = NearestNeighbors(n_neighbors=k, metric="cosine").fit(X).kneighbors(X)
-    normalized = [" ".join(t.split()).lower() for t in texts]
+    normalized = [normalize_text(t) for t in texts]
     pairs = {}
     for i, (row_d, row_i) in enumerate(zip(distances, indices, strict=True)):
         for d, j in zip(row_d, row_i, strict=True):

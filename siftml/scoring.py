@@ -5,6 +5,7 @@ simulator (siftml/simulation.py) both rank through `RankerSet`, so the simulator
 what production does.
 """
 
+import random
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,44 @@ COLD_START_WEIGHTS = {"novelty": 0.5, "random": 0.5}
 DEFAULT_WEIGHTS = {"margin": 0.9, "error": 0.05, "novelty": 0.05}
 # The rankers an adaptive mix chooses between.
 ADAPTIVE_ARMS = ("margin", "entropy", "error", "novelty")
+# Unlabeled pool texts the cold-start featurizer and the novelty ranker are fitted on.
+NOVELTY_SAMPLE = 20_000
+
+
+@dataclass(frozen=True)
+class QueuePlan:
+    """How a ranking becomes a queue: the same numbers in production and in the simulator.
+
+    queue_size : items written per ranking (SIFT_QUEUE_SIZE); beyond it, random order
+    batch_size : items per mixed batch (SIFT_BATCH_SIZE): each batch holds every ranker's
+        share and no two near-duplicates
+    """
+
+    queue_size: int
+    batch_size: int
+
+    @property
+    def candidates(self) -> int:
+        """Best items kept per ranker: near-duplicates are passed over while mixing, so some spare."""
+        return int(self.queue_size * 1.25) + 50
+
+
+def sample_start(seed: int) -> float:
+    """Where the unlabeled sample starts on the items' random keys (then wraps around)."""
+    return random.Random(seed).random()
+
+
+def unlabeled_sample(rand_keys: Sequence[float], seed: int, size: int = NOVELTY_SAMPLE) -> np.ndarray:
+    """Positions of the uniform sample of unlabeled items: `size` items in order of their
+    per-item random key from `sample_start(seed)`, wrapping around (learners.ranking does the
+    same in SQL on `Item.rand_key`)."""
+    keys = np.asarray(rand_keys, dtype=float)
+    start = sample_start(seed)
+    after, before = np.flatnonzero(keys >= start), np.flatnonzero(keys < start)
+    order = np.concatenate(
+        [after[np.argsort(keys[after], kind="stable")], before[np.argsort(keys[before], kind="stable")]]
+    )
+    return order[:size]
 
 
 def is_cold_start(labels: Sequence[str], label_names: Sequence[str], min_per_label: int) -> bool:
@@ -119,6 +158,12 @@ class RankerSet:
         for name, values in scores.items():
             candidates.add(name, item_ids, values)
 
+    def queue(
+        self, candidates: Candidates, texts_by_id: dict[int, str], plan: QueuePlan
+    ) -> list[mixing.Pick]:
+        """The queue a retrain writes: `plan.queue_size` picks mixed in batches of `plan.batch_size`."""
+        return self.mix(candidates, texts_by_id, plan.queue_size, plan.batch_size)
+
     def mix(self, candidates: Candidates, texts_by_id: dict[int, str], size: int, batch_size: int):
         """The queue: weighted batches with no near-duplicates inside a batch."""
         ids = candidates.all_ids()
@@ -127,6 +172,23 @@ class RankerSet:
         row = {int(item_id): r for r, item_id in enumerate(ids)}
         with timed(candidates.seconds, "mixing"):
             return mixing.mix_queue(candidates.ranked(), self.weights, size, batch_size, features, row)
+
+
+def build_queue(
+    rankers: RankerSet, item_ids: Sequence[int], texts: Sequence[str], plan: QueuePlan
+) -> list[mixing.Pick]:
+    """Score these unlabeled pool items and mix them into a queue, in memory.
+
+    The simulator's queue; production scores the same way in chunks (learners.ranking) and
+    mixes with `RankerSet.queue` and the same plan, so both pick the same items.
+    """
+    ids = np.asarray(item_ids, dtype=np.int64)
+    if len(ids) == 0:
+        return []
+    candidates = Candidates(keep=plan.candidates)
+    rankers.score_into(candidates, list(texts), ids)
+    by_id = dict(zip(ids.tolist(), texts, strict=True))
+    return rankers.queue(candidates, {int(i): by_id[int(i)] for i in candidates.all_ids()}, plan)
 
 
 def prepare_rankers(

@@ -1,21 +1,27 @@
 """Replay a labeled dataset with an oracle: how many labels does each strategy need?
 
-numpy / scikit-learn only, no Django. Every round fits the production pipeline
-(`training.fit_pipeline`, through `scoring.prepare_rankers`) and ranks with the production
-rankers and mixer (`RankerSet.mix`): the simulator runs the code the live system runs.
+numpy / scikit-learn only, no Django. The loop is production's, step for step:
 
-All strategies of one seed start from the same cold start (the production cold-start
-rule: half novelty, half random picks until every label has a few examples), then each
-asks for batches.
+- the test split and its decision/report cut follow the hash rules of siftml.splits;
+- a retrain fits the production pipeline on the labeled pool (`scoring.prepare_rankers`,
+  the unlabeled sample by `scoring.unlabeled_sample`), judges it against the active model
+  on the decision part (`promotion_rule.decide`) and, if promoted, writes a queue of
+  `plan.queue_size` items mixed in batches of `plan.batch_size` from `plan.candidates`
+  candidates per ranker (`scoring.build_queue`, production's `RankerSet.queue`);
+- annotators label from the top of the active queue; after `retrain_every` labels the next
+  retrain starts, and `lag` more labels arrive from the old queue while it runs;
+- every number of a curve is the active model's macro-F1 on the report part.
+
+So the labels a strategy needs here are the labels a project with the same settings needs.
 """
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from siftml import mixing, sampling, scoring, training
+from siftml import evaluation, mixing, promotion_rule, sampling, scoring, splits, training
 
 ADAPTIVE = "adaptive"
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "error", "novelty", "mix", ADAPTIVE)
@@ -94,25 +100,62 @@ class Run:
         }
 
 
+@dataclass(frozen=True)
+class Loop:
+    """The production settings a simulation replays (a project's and the deployment's)."""
+
+    # SIFT_QUEUE_SIZE, SIFT_BATCH_SIZE
+    plan: scoring.QueuePlan = field(default_factory=lambda: scoring.QueuePlan(2_000, 20))
+    retrain_every: int = 50  # Project.retrain_every
+    lag: int = 0  # labels given from the old queue while a retrain runs
+    tolerance: float = 0.02  # Project.promotion_tolerance
+    min_per_label: int = scoring.COLD_START_MIN_PER_LABEL  # Project.cold_start_min_per_label
+
+    def __post_init__(self) -> None:
+        if self.retrain_every < 1 or not 0 <= self.lag < self.retrain_every:
+            raise ValueError("Need retrain_every >= 1 and 0 <= lag < retrain_every.")
+
+
 @dataclass
 class Dataset:
     pool_texts: list[str]
     pool_labels: np.ndarray
     test_texts: list[str]
     test_labels: np.ndarray
+    # Item ids and per-item random keys of the pool (production: Item.pk, Item.rand_key);
+    # by default positions, and keys from the seed by production's rule.
+    pool_ids: np.ndarray | None = None
+    pool_rand_keys: np.ndarray | None = None
 
     @classmethod
     def split(cls, texts: Sequence[str], labels: Sequence[str], test_fraction: float, seed: int) -> "Dataset":
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(texts))
-        n_test = round(test_fraction * len(texts))
-        test, pool = order[:n_test], order[n_test:]
+        """The test split of an import: by the hash of each text (so duplicates stay together)."""
+        is_test = [splits.assign_split(seed, splits.content_hash(t), test_fraction) == "test" for t in texts]
         labels = np.asarray(labels, dtype=object)
+        test = [i for i, t in enumerate(is_test) if t]
+        pool = [i for i, t in enumerate(is_test) if not t]
         return cls([texts[i] for i in pool], labels[pool], [texts[i] for i in test], labels[test])
 
     @property
     def label_names(self) -> list[str]:
         return sorted(set(self.pool_labels))
+
+    def ids(self) -> np.ndarray:
+        return np.arange(len(self.pool_texts)) if self.pool_ids is None else np.asarray(self.pool_ids)
+
+    def rand_keys(self, seed: int) -> np.ndarray:
+        if self.pool_rand_keys is not None:
+            return np.asarray(self.pool_rand_keys, dtype=float)
+        return np.array(
+            [splits.random_key(seed, splits.content_hash(t) + str(i)) for i, t in enumerate(self.pool_texts)]
+        )
+
+    def test_parts(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the decision and the report part of the test set (siftml.splits)."""
+        parts = [splits.holdout_part(seed, splits.content_hash(t)) for t in self.test_texts]
+        decision = np.array([i for i, p in enumerate(parts) if p == "decision"], dtype=int)
+        report = np.array([i for i, p in enumerate(parts) if p == "report"], dtype=int)
+        return decision, report
 
 
 def simulate(
@@ -124,17 +167,24 @@ def simulate(
     target: float = 0.95,
     params: dict | None = None,
     progress: Callable[[str, float], None] = lambda message, done: None,
+    loop: Loop | None = None,
 ) -> list[Run]:
-    """Run every strategy for every seed; return one Run (a learning curve) each."""
+    """Run every strategy for every seed; return one Run (a learning curve) each.
+
+    `batch` is the number of labels between two retrains (a project's `retrain_every`);
+    `loop` carries the other production settings (its own retrain_every is replaced).
+    """
     for strategy in strategies:
         strategy_weights(strategy)  # fail before hours of work on a typo
+    loop = replace(loop or Loop(), retrain_every=batch)
+    params = params if params is not None else training.params_for_pool(len(data.pool_texts))
     runs = []
     total = len(seeds) * len(strategies)
     for s, seed in enumerate(seeds):
         progress(f"seed {seed}: full-pool model", s / max(len(seeds), 1))
+        _, report_part = data.test_parts(seed)
         full = training.fit_pipeline(data.pool_texts, data.pool_labels, params, random_state=seed)
-        full_f1 = _macro_f1(full, data)
-        start, start_curve, start_seconds = _cold_start(data, batch, budget, params, seed)
+        full_f1 = _macro_f1(full, data, report_part)
         for k, strategy in enumerate(strategies):
             done = (s * len(strategies) + k) / total
 
@@ -142,41 +192,36 @@ def simulate(
                 # Every round, so a long simulation keeps showing (and proving) progress.
                 progress(f"seed {seed}: {strategy}, {labels} labels", done + labels / budget / total)
 
-            run = Run(strategy, seed, full_f1, target, list(start_curve), start_seconds)
-            _continue(run, data, list(start), batch, budget, params, report)
+            run = Run(strategy, seed, full_f1, target)
+            replay(run, data, budget, params, loop, report)
             runs.append(run)
     progress("done", 1.0)
     return runs
 
 
-def _cold_start(data: Dataset, batch: int, budget: int, params: dict | None, seed: int):
-    """Label batches with the production cold-start rule until it no longer applies."""
-    labeled: list[int] = []
-    curve: list[tuple[int, float]] = []
-    seconds = 0.0
-    while len(labeled) < budget:
-        started = time.monotonic()
-        rankers = _prepare(data, labeled, scoring.DEFAULT_WEIGHTS, params, seed)
-        if not rankers.cold_start:
-            break
-        picks = _query(rankers, data, labeled, min(batch, budget - len(labeled)))
-        seconds += time.monotonic() - started
-        if not picks:
-            break
-        curve.append((len(labeled), _macro_f1(rankers.model, data)))
-        labeled.extend(pick.item_id for pick in picks)
-    return labeled, curve, seconds
-
-
-def _continue(
+def replay(
     run: Run,
     data: Dataset,
-    labeled: list[int],
-    batch: int,
     budget: int,
     params: dict | None,
+    loop: Loop,
     report: Callable[[int], None] = lambda labels: None,
-) -> None:
+    until_warm: bool = False,
+) -> int:
+    """One strategy, one seed: retrain, gate, queue, label from the queue, until the budget.
+
+    Returns the labels given; with `until_warm`, stops at the first retrain past the cold start.
+    """
+    seed = run.seed
+    ids = data.ids()
+    position = {int(item_id): i for i, item_id in enumerate(ids)}
+    rand_keys = data.rand_keys(seed)
+    random_order = np.argsort(rand_keys, kind="stable")
+    decision, report_part = data.test_parts(seed)
+    labeled: list[int] = []  # positions, in the order they were labeled
+    watermark = 0  # labels the next retrain fits on
+    active: scoring.RankerSet | None = None
+    queue: list[mixing.Pick] = []
     rewards: dict[str, tuple[int, int]] = {}
     while True:
         report(len(labeled))
@@ -184,56 +229,127 @@ def _continue(
         if weights is None:
             weights = mixing.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
         started = time.monotonic()
-        rankers = _prepare(data, labeled, weights, params, run.seed)
-        size = min(batch, budget - len(labeled))
-        picks = _query(rankers, data, labeled, size) if size > 0 else []
+        candidate = retrain_round(data, labeled, watermark, weights, params, loop, seed, rand_keys)
+        if until_warm and not candidate.cold_start:
+            return len(labeled)
+        if active is None or _promoted(active, candidate, data, decision, loop, seed):
+            active = candidate
+            queue = queue_round(active, data, labeled, loop)
         run.query_seconds += time.monotonic() - started
-        run.curve.append((len(labeled), _macro_f1(rankers.model, data)))
-        if not picks:
-            return
+        run.curve.append((len(labeled), _macro_f1(active.model, data, report_part)))
+        size = min(loop.retrain_every, budget - len(labeled))
+        if size <= 0:
+            return len(labeled)
+        served = _serve(queue, position, labeled, random_order, size)
+        if not served:
+            return len(labeled)
         if run.strategy == ADAPTIVE:
-            _reward(rewards, rankers, data, picks)
-        labeled.extend(pick.item_id for pick in picks)
+            _reward(rewards, active, data, served)
+        before = len(served) - min(loop.lag, len(served))
+        labeled.extend(p for p, _ in served[:before])
+        watermark = len(labeled)
+        labeled.extend(p for p, _ in served[before:])
 
 
-def _prepare(data: Dataset, labeled: list[int], weights: dict, params: dict | None, seed: int):
+def retrain_round(
+    data: Dataset,
+    labeled: list[int],
+    watermark: int,
+    weights: dict,
+    params: dict | None,
+    loop: Loop,
+    seed: int,
+    rand_keys: np.ndarray,
+) -> scoring.RankerSet:
+    """A retrain: fit on the first `watermark` labels; the unlabeled sample is production's."""
+    fitted = labeled[:watermark]
     unlabeled = np.setdiff1d(np.arange(len(data.pool_texts)), labeled)
+    sample = unlabeled[scoring.unlabeled_sample(rand_keys[unlabeled], seed)] if len(unlabeled) else unlabeled
     return scoring.prepare_rankers(
-        [data.pool_texts[i] for i in labeled],
-        data.pool_labels[labeled] if labeled else [],
-        [data.pool_texts[i] for i in unlabeled],
+        [data.pool_texts[i] for i in fitted],
+        data.pool_labels[fitted] if fitted else [],
+        [data.pool_texts[i] for i in sample],
         data.label_names,
         weights,
         params=params,
+        min_per_label=loop.min_per_label,
         random_state=seed,
     )
 
 
-def _query(rankers: scoring.RankerSet, data: Dataset, labeled: list[int], size: int) -> list[mixing.Pick]:
+def queue_round(
+    rankers: scoring.RankerSet, data: Dataset, labeled: list[int], loop: Loop
+) -> list[mixing.Pick]:
+    """The queue the retrain writes: every item not labeled by the time it ranks."""
     unlabeled = np.setdiff1d(np.arange(len(data.pool_texts)), labeled)
-    if len(unlabeled) == 0:
-        return []
-    candidates = scoring.Candidates(keep=max(5 * size, 50))
-    rankers.score_into(candidates, [data.pool_texts[i] for i in unlabeled], unlabeled)
-    texts = {int(i): data.pool_texts[int(i)] for i in candidates.all_ids()}
-    return rankers.mix(candidates, texts, size, size)
+    ids = data.ids()[unlabeled]
+    return scoring.build_queue(rankers, ids, [data.pool_texts[i] for i in unlabeled], loop.plan)
 
 
-def _reward(rewards: dict, rankers: scoring.RankerSet, data: Dataset, picks: list[mixing.Pick]) -> None:
+def _promoted(
+    active: scoring.RankerSet,
+    candidate: scoring.RankerSet,
+    data: Dataset,
+    decision: np.ndarray,
+    loop: Loop,
+    seed: int,
+) -> bool:
+    """Production's gate (learners.lifecycle.compare_with_active) on the decision part."""
+    if active.model is None or candidate.model is None or len(decision) == 0:
+        return True  # no active model, a cold start, or nothing to compare on
+    texts = [data.test_texts[i] for i in decision]
+    y_true = list(data.test_labels[decision])
+    old = evaluation.predicted_labels(training.predict_proba(active.model, texts), active.model.classes_)
+    new = evaluation.predicted_labels(
+        training.predict_proba(candidate.model, texts), candidate.model.classes_
+    )
+    labels = sorted(set(y_true) | set(active.model.classes_) | set(candidate.model.classes_))
+    return promotion_rule.decide(y_true, old, new, labels, loop.tolerance, seed)["promoted"]
+
+
+def _serve(
+    queue: list[mixing.Pick],
+    position: dict[int, int],
+    labeled: list[int],
+    random_order: np.ndarray,
+    size: int,
+) -> list[tuple[int, mixing.Pick | None]]:
+    """The next `size` unlabeled items from the top of the queue, then in random order
+    (production serves items beyond the queue by their random key)."""
+    done = set(labeled)
+    served: list[tuple[int, mixing.Pick | None]] = []
+    for pick in queue:
+        i = position[pick.item_id]
+        if i not in done:
+            served.append((i, pick))
+            done.add(i)
+            if len(served) == size:
+                return served
+    for i in random_order:
+        if int(i) not in done:
+            served.append((int(i), None))
+            done.add(int(i))
+            if len(served) == size:
+                break
+    return served
+
+
+def _reward(rewards: dict, rankers: scoring.RankerSet, data: Dataset, served: list) -> None:
     """Credit each ranker whose pick the model got wrong (its label disagrees with the guess)."""
-    if rankers.model is None:
+    picks = [(i, pick) for i, pick in served if pick is not None]
+    if rankers.model is None or not picks:
         return
-    guesses = rankers.model.predict([data.pool_texts[p.item_id] for p in picks])
-    for pick, guess in zip(picks, guesses, strict=True):
+    guesses = rankers.model.predict([data.pool_texts[i] for i, _ in picks])
+    for (i, pick), guess in zip(picks, guesses, strict=True):
         wins, trials = rewards.get(pick.ranker, (0, 0))
-        rewards[pick.ranker] = (wins + int(guess != data.pool_labels[pick.item_id]), trials + 1)
+        rewards[pick.ranker] = (wins + int(guess != data.pool_labels[i]), trials + 1)
 
 
-def _macro_f1(model, data: Dataset) -> float:
-    if model is None:
+def _macro_f1(model, data: Dataset, rows: np.ndarray) -> float:
+    if model is None or len(rows) == 0:
         return 0.0
-    proba = training.predict_proba(model, data.test_texts)
-    return training.evaluate(data.test_labels, proba, model.classes_).get("macro_f1", 0.0)
+    proba = training.predict_proba(model, [data.test_texts[i] for i in rows])
+    return evaluation.point_metrics(list(data.test_labels[rows]), proba, model.classes_).get("macro_f1", 0.0)
 
 
 def summarize(runs: Sequence[Run]) -> list[dict]:

@@ -1,4 +1,4 @@
-"""The model: fit, predict, evaluate, save and load. numpy and scikit-learn only, no Django.
+"""The model: fit, predict, save and load; numpy and scikit-learn only, no Django.
 
 One scikit-learn Pipeline (TF-IDF over word and character n-grams, then logistic
 regression), fitted on pool labels only; saved with joblib next to its sha256, which is
@@ -17,7 +17,6 @@ import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -146,49 +145,6 @@ def predict_proba(model: Pipeline, texts: Sequence[str]) -> np.ndarray:
     if len(texts) == 0:
         return np.zeros((0, len(model.classes_)))
     return model.predict_proba(list(texts))
-
-
-def evaluate(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> dict:
-    """Metrics of predictions on held-out labels.
-
-    Parameters
-    ----------
-    y_true : the true labels, shape (n_samples,)
-    proba : predicted probabilities, shape (n_samples, n_classes)
-    classes : the column order of `proba`
-
-    Returns
-    -------
-    accuracy, macro_f1, per-class precision/recall/f1/support and the confusion matrix
-    over every label seen in training or in `y_true` (rows: true, columns: predicted).
-    """
-    y_true = np.asarray(y_true, dtype=object)
-    classes = np.asarray(classes, dtype=object)
-    if len(y_true) == 0:
-        return {"n": 0}
-    y_pred = classes[np.argmax(proba, axis=1)]
-    labels = sorted(set(classes) | set(y_true))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
-    return {
-        "n": len(y_true),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "per_class": {
-            label: {
-                "precision": float(p),
-                "recall": float(r),
-                "f1": float(f),
-                "support": int(s),
-            }
-            for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
-        },
-        "confusion": {
-            "labels": labels,
-            "matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
-        },
-    }
 
 
 def save_artifact(model: Pipeline, path: Path) -> str:

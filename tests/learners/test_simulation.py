@@ -35,7 +35,7 @@ def test_margin_beats_random_on_the_area_under_the_learning_curve():
     data = simulation.Dataset(
         pool, np.array(pool_labels, dtype=object), test, np.array(test_labels, dtype=object)
     )
-    runs = simulation.simulate(data, ["random", "margin"], seeds=[0, 1], batch=10, budget=150)
+    runs = simulation.simulate(data, ["random", "margin"], seeds=[0, 1], batch=25, budget=150)
 
     area = {s: np.mean([r.mean_f1 for r in runs if r.strategy == s]) for s in ("random", "margin")}
     assert area["margin"] > area["random"]

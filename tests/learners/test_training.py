@@ -5,7 +5,7 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import f1_score
 
-from siftml import training
+from siftml import evaluation, training
 from tests.factories import BANKING77, read_banking77
 
 TEXTS = ["good film", "great film", "lovely story", "bad film", "awful film", "boring story"]
@@ -44,11 +44,11 @@ def test_the_vocabulary_comes_from_the_training_texts_only():
     assert "zebra" not in word_vocabulary
 
 
-def test_evaluate_matches_scikit_learn_and_keeps_unseen_labels():
+def test_point_metrics_match_scikit_learn_and_keeps_unseen_labels():
     classes = ["neg", "pos"]
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
     y_true = ["neg", "pos", "pos", "other"]
-    metrics = training.evaluate(y_true, proba, classes)
+    metrics = evaluation.point_metrics(y_true, proba, classes)
 
     y_pred = ["neg", "pos", "neg", "pos"]
     assert metrics["accuracy"] == pytest.approx(0.5)
@@ -59,8 +59,8 @@ def test_evaluate_matches_scikit_learn_and_keeps_unseen_labels():
     assert metrics["per_class"]["pos"]["support"] == 2
 
 
-def test_evaluate_with_no_test_labels_says_so():
-    assert training.evaluate([], np.zeros((0, 2)), ["a", "b"]) == {"n": 0}
+def test_point_metrics_with_no_test_labels_says_so():
+    assert evaluation.point_metrics([], np.zeros((0, 2)), ["a", "b"]) == {"n": 0}
 
 
 def test_artifact_round_trips_and_a_changed_file_is_refused(tmp_path):
@@ -83,7 +83,7 @@ def test_generalizes_to_held_out_data_far_beyond_a_majority_baseline():
     X_test, y_test = [r["text"] for r in test], [r["label"] for r in test]
 
     model = training.fit_pipeline(X, y)
-    metrics = training.evaluate(y_test, training.predict_proba(model, X_test), model.classes_)
+    metrics = evaluation.point_metrics(y_test, training.predict_proba(model, X_test), model.classes_)
     baseline = DummyClassifier(strategy="most_frequent").fit(X, y)
     baseline_f1 = f1_score(y_test, baseline.predict(X_test), average="macro")
 

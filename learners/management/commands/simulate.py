@@ -2,10 +2,11 @@ import csv
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.importing import ImportRejected, parse_upload
-from siftml import curves, simulation
+from siftml import curves, scoring, simulation
 
 SUMMARY_COLUMNS = ["strategy", "seed", "full_f1", "labels_to_target", "mean_f1", "final_f1", "query_seconds"]
 
@@ -20,13 +21,25 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seeds", type=int, default=3)
         parser.add_argument("--first-seed", type=int, default=0, help="Seeds run from here (to split runs).")
-        parser.add_argument("--batch", type=int, default=20)
+        parser.add_argument(
+            "--batch", type=int, default=50, help="Labels between two retrains (a project's retrain_every)."
+        )
+        parser.add_argument(
+            "--lag", type=int, default=0, help="Labels given from the old queue while a retrain runs."
+        )
+        parser.add_argument("--queue-size", type=int, default=settings.SIFT_QUEUE_SIZE)
+        parser.add_argument(
+            "--mix-batch", type=int, default=settings.SIFT_BATCH_SIZE, help="SIFT_BATCH_SIZE."
+        )
+        parser.add_argument(
+            "--tolerance", type=float, default=0.02, help="The promotion gate's tolerance (a project's)."
+        )
         parser.add_argument("--budget", type=int, default=2000)
         parser.add_argument("--target", type=float, default=0.95, help="Share of the full-pool macro-F1.")
         parser.add_argument(
             "--test-file", type=Path, help="Held-out labeled items (default: a random split)."
         )
-        parser.add_argument("--test-fraction", type=float, default=0.2)
+        parser.add_argument("--test-fraction", type=float, default=0.2, help="By hash, as on import.")
         parser.add_argument("--out", type=Path, help="Folder for summary.csv, curves.csv and curves.png.")
 
     def handle(self, *args, **options) -> None:
@@ -38,6 +51,17 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if options["batch"] < 1 or options["budget"] < options["batch"] or not 0 < options["target"] <= 1:
             raise CommandError("Need --batch >= 1, --budget >= --batch and 0 < --target <= 1.")
+        if (
+            not 0 <= options["lag"] < options["batch"]
+            or options["queue_size"] < 1
+            or options["mix_batch"] < 1
+        ):
+            raise CommandError("Need 0 <= --lag < --batch, --queue-size >= 1 and --mix-batch >= 1.")
+        loop = simulation.Loop(
+            plan=scoring.QueuePlan(options["queue_size"], options["mix_batch"]),
+            lag=options["lag"],
+            tolerance=options["tolerance"],
+        )
         data = self._data(options)
         self.stderr.write(
             f"pool {len(data.pool_texts)} items, test {len(data.test_texts)}, "
@@ -51,6 +75,7 @@ class Command(BaseCommand):
             options["budget"],
             options["target"],
             progress=self._progress,
+            loop=loop,
         )
         self._print(runs, options["target"])
         if options["out"]:
