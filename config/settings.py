@@ -259,6 +259,8 @@ else:
     # seconds instead of hanging on kombu's reconnect loop.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# How long /healthz waits for the broker before it reports it down (config/health.py).
+SIFT_HEALTHZ_BROKER_TIMEOUT = env.float("SIFT_HEALTHZ_BROKER_TIMEOUT", default=2)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,
