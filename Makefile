@@ -68,6 +68,17 @@ bench-scale: $(VENV)/.runtime
 		$(BIN)/python bench/scale.py --size $$size || exit 1; \
 	done
 
+## Import benchmark (bench/import_scale.py): a generated 1,000,000-row CSV uploaded to gunicorn and
+## imported by a real Celery worker (PostgreSQL bench_import, emptied first; Redis db 3); also the
+## 200 MB and 100,000-column files. Writes bench/results/import-<rows>.json.
+BENCH_IMPORT_ROWS ?= 1000000
+.PHONY: bench-import
+bench-import: $(VENV)/.runtime
+	createdb -h 127.0.0.1 -U postgres bench_import 2>/dev/null || true
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_import \
+	CELERY_BROKER_URL=redis://127.0.0.1:6379/3 \
+	$(BIN)/python bench/import_scale.py --rows $(BENCH_IMPORT_ROWS) --hostile
+
 ## small-text's strategies on Sift's split and model, in their own venv (long: hours on banking77).
 ## BENCH_SEEDS / BENCH_STRATEGIES narrow a run; finished runs are kept and skipped on a rerun.
 ST_VENV := bench/.venv-smalltext

@@ -32,6 +32,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # model artifacts and exports. One folder, so a volume in docker-compose covers it.
 DATA_DIR = Path(env.str("SIFT_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 ARTIFACT_DIR = Path(env.str("SIFT_ARTIFACT_DIR", default=str(DATA_DIR / "artifacts"))).resolve()
+# Uploads waiting for their import job: web writes them, a worker reads and deletes them,
+# so in production both mount this folder (docker-compose.yml: the sift-uploads volume).
+SIFT_UPLOAD_DIR = Path(env.str("SIFT_UPLOAD_DIR", default=str(DATA_DIR / "uploads"))).resolve()
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))
 MEDIA_URL = "/media/"
 
@@ -256,6 +259,8 @@ else:
     # seconds instead of hanging on kombu's reconnect loop.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# How long /healthz waits for the broker before it reports it down (config/health.py).
+SIFT_HEALTHZ_BROKER_TIMEOUT = env.float("SIFT_HEALTHZ_BROKER_TIMEOUT", default=2)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,
@@ -331,14 +336,17 @@ SIFT_TIME_LIMITS = {
     "activate": env.int("SIFT_TIME_LIMIT_ACTIVATE", default=60 * 60),
     "evaluate": env.int("SIFT_TIME_LIMIT_EVALUATE", default=60 * 60),
     "simulate": env.int("SIFT_TIME_LIMIT_SIMULATE", default=4 * 60 * 60),
+    "import": env.int("SIFT_TIME_LIMIT_IMPORT", default=60 * 60),
 }
 SIFT_TIME_LIMIT_GRACE_SECONDS = env.int("SIFT_TIME_LIMIT_GRACE_SECONDS", default=60)
 
 # Input limits (see README "Security and input limits"). An upload beyond
 # SIFT_MAX_UPLOAD_BYTES is refused with 413 from its Content-Length, before its body is read.
-# 256 MB holds about a million typical rows; a web import runs inside the request, so a larger
-# file belongs to `manage.py import_items`, which streams from disk and has no size limit.
+# 256 MB holds about a million typical rows; a larger file belongs to `manage.py import_items`,
+# which streams from disk and has no size limit. An upload of at most SIFT_IMPORT_INLINE_BYTES
+# is imported in the request (201 with the counts); a larger one by an "import" job (202).
 SIFT_MAX_UPLOAD_BYTES = env.int("SIFT_MAX_UPLOAD_BYTES", default=256 * 1024 * 1024)
+SIFT_IMPORT_INLINE_BYTES = env.int("SIFT_IMPORT_INLINE_BYTES", default=2 * 1024 * 1024)
 SIFT_MAX_IMPORT_ROWS = env.int("SIFT_MAX_IMPORT_ROWS", default=5_000_000)
 
 LOGGING = {

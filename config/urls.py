@@ -1,23 +1,11 @@
 from django.contrib import admin
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 
+from config.health import healthz
 from labeling.api_docs import DocsView, RedocView, SchemaView, api_index
 from labeling.api_errors import api_not_found
-from labeling.middleware import DATABASE_ERRORS, database_unavailable
 
 handler500 = "labeling.middleware.server_error"
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    """For load balancers and docker-compose: 200 while the app can reach its database, else 503."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DATABASE_ERRORS as exc:
-        return database_unavailable(request, exc)
-    return JsonResponse({"ok": True})
 
 
 api_docs = [

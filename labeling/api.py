@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,13 +19,11 @@ from labeling.access import (
     is_project_admin,
     visible_projects,
 )
-from labeling.importing import ImportRejected
 from labeling.overlap import NoRoomForLabel
 from labeling.queue import LeaseLimitReached, serve_next_item
 from labeling.serializers import (
     AnnotationSerializer,
     DatasetVersionSerializer,
-    ImportSerializer,
     LabelChoiceSerializer,
     MemberSerializer,
     ProjectSerializer,
@@ -89,29 +87,6 @@ def project_members(request: Request, pk: int) -> Response:
     user, role = serializer.validated_data["username"], serializer.validated_data["role"]
     services.add_member(project, user, role)
     return Response({"username": user.username, "role": role}, status=status.HTTP_201_CREATED)
-
-
-@extend_schema(
-    request={"multipart/form-data": ImportSerializer},
-    responses={
-        201: out.ImportResultSerializer,
-        **out.errors(400, serializer=out.ImportErrorSerializer),
-        **out.errors(401, 403, 404),
-    },
-)
-@api_view(["POST"])
-@parser_classes([MultiPartParser, FormParser])
-def project_imports(request: Request, pk: int) -> Response:
-    project = get_project_for_user(request.user, pk=pk, admin=True)
-    serializer = ImportSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    upload = serializer.validated_data["file"]
-    try:
-        batch = services.import_items(project, request.user, upload, upload.name)
-    except ImportRejected as exc:
-        return Response({"error": exc.message, "rows": exc.rows}, status=status.HTTP_400_BAD_REQUEST)
-    counts = {"imported": batch.rows, "pool": batch.pool, "test": batch.test, "labeled": batch.labeled}
-    return Response({"id": batch.pk, **counts}, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(

@@ -6,7 +6,6 @@ urlpatterns = [
     path("projects", api.projects, name="api-projects"),
     path("projects/<int:pk>", api.project_detail, name="api-project"),
     path("projects/<int:pk>/members", api.project_members, name="api-project-members"),
-    path("projects/<int:pk>/imports", api.project_imports, name="api-project-imports"),
     path("projects/<int:pk>/next", api.project_next, name="api-project-next"),
     path("projects/<int:pk>/stats", api.project_stats, name="api-project-stats"),
     path("projects/<int:pk>/export", api.project_export, name="api-project-export"),

@@ -17,7 +17,7 @@ import io
 import itertools
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -36,6 +36,7 @@ MAX_META_DEPTH = 20
 MAX_LINE_BYTES = 2 * 1024 * 1024
 MAX_INT_DIGITS = 100
 PEEK_BYTES = 8192
+PROGRESS_ROWS = 20_000
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 csv.field_size_limit(4 * MAX_TEXT_LENGTH)  # a cell beyond it is a clear csv.Error with its row
@@ -76,12 +77,20 @@ def excerpt(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-1]}"
 
 
-def check_upload(upload: BinaryIO, file_name: str, label_names: set[str] | None) -> UploadSummary:
+def check_upload(
+    upload: BinaryIO,
+    file_name: str,
+    label_names: set[str] | None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> UploadSummary:
     """Check every row of a CSV or JSONL file; raise ImportRejected naming every bad row.
 
-    `label_names=None` accepts any label (a file that defines its own labels).
+    `label_names=None` accepts any label (a file that defines its own labels). `progress`,
+    if given, hears ("check", bytes read, file size) every PROGRESS_ROWS rows.
     """
     kind = _sniff(upload, file_name)
+    size = upload.seek(0, io.SEEK_END)
+    upload.seek(0)
     digest = hashlib.sha256()
     ids = _IdAssigner(check=True)
     max_rows = settings.SIFT_MAX_IMPORT_ROWS
@@ -89,6 +98,8 @@ def check_upload(upload: BinaryIO, file_name: str, label_names: set[str] | None)
     n_rows = n_errors = 0
     for line, record in _records(upload, file_name, kind, digest):
         n_rows += 1
+        if progress is not None and n_rows % PROGRESS_ROWS == 0:
+            progress("check", upload.tell(), size)
         if n_rows > max_rows:
             raise ImportRejected(f"The file has more than {max_rows:,} rows; split it into smaller files.")
         try:

@@ -9,7 +9,6 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("projects/new", views.project_create, name="project-create"),
     path("projects/<slug:slug>/", views.project_detail, name="project-detail"),
-    path("projects/<slug:slug>/import", views.project_import, name="project-import"),
     path("projects/<slug:slug>/members", views.project_add_member, name="project-add-member"),
     path("projects/<slug:slug>/export", views.project_export, name="project-export"),
     path("projects/<slug:slug>/annotate", views.annotate, name="annotate"),

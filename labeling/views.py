@@ -27,7 +27,6 @@ from labeling.forms import (
     ProjectSettingsForm,
     SnapshotForm,
 )
-from labeling.importing import ImportRejected
 
 
 @require_GET
@@ -62,12 +61,13 @@ def project_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug=slug)
-    return _render_detail(request, project)
+    return render_project_detail(request, project)
 
 
-def _render_detail(
+def render_project_detail(
     request: HttpRequest, project, import_form=None, import_errors=None, status=200, settings_form=None
 ):
+    """The project page; also learners.views.project_import's answer to a bad form or file."""
     is_admin = is_project_admin(request.user, project)
     context = {
         "project": project,
@@ -84,27 +84,6 @@ def _render_detail(
         "member_form": MemberForm(),
     }
     return render(request, "labeling/project_detail.html", context, status=status)
-
-
-@login_required
-@require_POST
-def project_import(request: HttpRequest, slug: str) -> HttpResponse:
-    project = get_project_for_user(request.user, slug=slug, admin=True)
-    form = ImportForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return _render_detail(request, project, import_form=form, status=400)
-    upload = form.cleaned_data["file"]
-    try:
-        batch = services.import_items(project, request.user, upload, upload.name)
-    except ImportRejected as exc:
-        errors = {"message": exc.message, "rows": exc.rows, "file": upload.name}
-        return _render_detail(request, project, import_form=form, import_errors=errors, status=400)
-    messages.success(
-        request,
-        f"Imported {batch.rows} items from {batch.file_name}: {batch.pool} pool, "
-        f"{batch.test} test, {batch.labeled} already labeled.",
-    )
-    return redirect("labeling:project-detail", slug=project.slug)
 
 
 @login_required
@@ -156,7 +135,7 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, "Settings saved.")
             return redirect("labeling:project-detail", slug=project.slug)
-    return _render_detail(request, project, settings_form=form, status=400)
+    return render_project_detail(request, project, settings_form=form, status=400)
 
 
 @login_required

@@ -5,13 +5,16 @@ from collections.abc import Callable
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling.access import get_project_for_user, is_project_admin, visible_projects
-from labeling.api_responses import errors
-from learners import blinding, jobs, lifecycle, reports, services, simulation_jobs
+from labeling.api_responses import ImportErrorSerializer, ImportResultSerializer, errors
+from labeling.importing import ImportRejected
+from labeling.serializers import ImportSerializer
+from learners import blinding, imports, jobs, lifecycle, reports, services, simulation_jobs
 from learners.access import get_model_for_user
 from learners.forms import TopKForm
 from learners.models import Job, ModelVersion
@@ -36,6 +39,35 @@ def _started(start: Callable[[], Job]) -> Response:
     except jobs.QueueUnreachable as exc:
         return Response({"error": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    request={"multipart/form-data": ImportSerializer},
+    responses={
+        201: ImportResultSerializer,
+        202: JobAcceptedSerializer,
+        **errors(400, serializer=ImportErrorSerializer),
+        **errors(401, 403, 404, 503),
+    },
+)
+@api_view(["POST"])
+@parser_classes([MultiPartParser, FormParser])
+def project_imports(request: Request, pk: int) -> Response:
+    """Import a CSV or JSONL file: 201 with the counts for a small file (at most
+    SIFT_IMPORT_INLINE_BYTES), else 202 with an "import" job whose result carries them."""
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    serializer = ImportSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    upload = serializer.validated_data["file"]
+    try:
+        started = imports.import_upload(project, request.user, upload)
+    except ImportRejected as exc:
+        return Response({"error": exc.message, "rows": exc.rows}, status=status.HTTP_400_BAD_REQUEST)
+    except jobs.QueueUnreachable as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if isinstance(started, Job):
+        return Response({"job": JobSerializer(started).data}, status=status.HTTP_202_ACCEPTED)
+    return Response(imports.counts(started), status=status.HTTP_201_CREATED)
 
 
 @extend_schema(

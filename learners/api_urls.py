@@ -3,6 +3,8 @@ from django.urls import path
 from learners import api
 
 urlpatterns = [
+    # Served here, not in labeling, because a large import is a job (learners.imports).
+    path("projects/<int:pk>/imports", api.project_imports, name="api-project-imports"),
     path("projects/<int:pk>/retrain", api.project_retrain, name="api-project-retrain"),
     path("projects/<int:pk>/jobs", api.project_jobs, name="api-project-jobs"),
     path("projects/<int:pk>/models", api.project_models, name="api-project-models"),

@@ -22,7 +22,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from labeling.models import Project
-from learners import artifacts
+from learners import artifacts, uploads
 from learners.models import Job, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ TASKS = {
     Job.Kind.ACTIVATE: "learners.tasks.activate_model",
     Job.Kind.EVALUATE: "learners.tasks.cross_validate_model",
     Job.Kind.SIMULATE: "learners.tasks.simulate",
+    Job.Kind.IMPORT: "learners.tasks.import_file",
 }
 # One job of these kinds at a time per project: two retrains (or activations) racing to
 # swap the queue in would leave it to whichever finished last.
@@ -164,8 +165,11 @@ def succeed(job: Job, message: str, result: dict) -> bool:
     )
 
 
-def fail_job(job: Job, error: str, message: str = "Failed.", where: Q | None = None) -> bool:
-    """Queued or running -> failed, then remove what the job left half-written."""
+def fail_job(
+    job: Job, error: str, message: str = "Failed.", where: Q | None = None, result: dict | None = None
+) -> bool:
+    """Queued or running -> failed (with `result` if given), then remove what the job left."""
+    extra = {} if result is None else {"result": result}
     moved = transition(
         job,
         Job.ACTIVE_STATES,
@@ -174,6 +178,7 @@ def fail_job(job: Job, error: str, message: str = "Failed.", where: Q | None = N
         finished_at=timezone.now(),
         error=error,
         message=message[:500],
+        **extra,
     )
     if moved:
         discard_outputs(job)
@@ -181,12 +186,14 @@ def fail_job(job: Job, error: str, message: str = "Failed.", where: Q | None = N
 
 
 def discard_outputs(job: Job) -> None:
-    """Mark a failed job's models failed and delete the files it wrote that nothing serves."""
+    """Mark a failed job's models failed and delete the files it wrote that nothing serves
+    (and an import job's upload, which nothing will read any more)."""
     for version in ModelVersion.objects.filter(job=job, is_active=False):
         ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED)
         artifacts.remove(artifacts.model_path(version))
     # The worker's copy of the params may name a file it wrote but could not record any more.
     stored = Job.objects.filter(pk=job.pk).values_list("params", flat=True).first() or {}
+    uploads.remove(job.params.get("upload") or stored.get("upload"))
     written = {path for params in (job.params, stored) for path in _files_named(params)}
     summary = Project.objects.filter(pk=job.project_id).values_list("active_ranking__summary", flat=True)
     served = ((summary.first() or {}).get("bundle") or {}).get("path")

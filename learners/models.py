@@ -18,6 +18,8 @@ class Job(models.Model):
         # Cross-validates a new model's training labels.
         EVALUATE = "evaluate", "Evaluate"
         SIMULATE = "simulate", "Simulate"
+        # Checks and writes an uploaded file too large to import within its request.
+        IMPORT = "import", "Import"
 
     class State(models.TextChoices):
         QUEUED = "queued"

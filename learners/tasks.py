@@ -9,7 +9,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from learners import jobs, lifecycle, services, simulation_jobs
+from learners import imports, jobs, lifecycle, services, simulation_jobs
 from learners.models import Job
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,12 @@ def activate_model(job_id: int) -> None:
 def cross_validate_model(job_id: int) -> None:
     if job := _job(job_id):
         lifecycle.run_cross_validation(job)
+
+
+@shared_task(acks_late=True, **_limits(Job.Kind.IMPORT))
+def import_file(job_id: int) -> None:
+    if job := _job(job_id):
+        imports.run_import(job)
 
 
 @shared_task(soft_time_limit=settings.SIFT_SWEEP_SECONDS * 2, time_limit=settings.SIFT_SWEEP_SECONDS * 3)

@@ -5,6 +5,8 @@ from learners import views
 app_name = "learners"
 
 urlpatterns = [
+    # The project page's import form (learners.imports: a large file becomes a job).
+    path("projects/<slug:slug>/import", views.project_import, name="project-import"),
     path("projects/<slug:slug>/models/", views.project_models, name="project-models"),
     path("projects/<slug:slug>/retrain", views.project_retrain, name="project-retrain"),
     path("projects/<slug:slug>/simulate", views.project_simulate, name="project-simulate"),

@@ -8,7 +8,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling.access import get_project_for_user, is_project_admin, visible_projects
-from learners import blinding, jobs, lifecycle, reports, services, simulation_jobs
+from labeling.forms import ImportForm
+from labeling.importing import ImportRejected
+from labeling.views import render_project_detail
+from learners import blinding, imports, jobs, lifecycle, reports, services, simulation_jobs
 from learners.access import get_model_for_user
 from learners.forms import PromotionToleranceForm, TopKForm
 from learners.models import Job, ModelVersion
@@ -37,6 +40,29 @@ def project_models(request: HttpRequest, slug: str) -> HttpResponse:
         context["selection"] = simulation_jobs.pool_selection(project)
         context["replay_warning"] = simulation_jobs.REPLAY_WARNING
     return render(request, "learners/models.html", context)
+
+
+@login_required
+@require_POST
+def project_import(request: HttpRequest, slug: str) -> HttpResponse:
+    """The import form: a small file is imported at once; a large one goes to its job's page."""
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render_project_detail(request, project, import_form=form, status=400)
+    upload = form.cleaned_data["file"]
+    try:
+        started = imports.import_upload(project, request.user, upload)
+    except ImportRejected as exc:
+        errors = {"message": exc.message, "rows": exc.rows, "file": upload.name}
+        return render_project_detail(request, project, import_form=form, import_errors=errors, status=400)
+    except jobs.QueueUnreachable as exc:
+        messages.error(request, f"Not imported: {exc}.")
+        return redirect("labeling:project-detail", slug=project.slug)
+    if isinstance(started, Job):
+        return redirect("learners:job-detail", pk=started.pk)
+    messages.success(request, imports.describe(started))
+    return redirect("labeling:project-detail", slug=project.slug)
 
 
 @login_required

@@ -8,6 +8,7 @@ from tests.factories import add_member, import_rows, make_project, make_review_r
 def _fast_and_isolated(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.ARTIFACT_DIR = tmp_path / "artifacts"
+    settings.SIFT_UPLOAD_DIR = tmp_path / "uploads"
     cache.clear()  # API throttle counters live in the cache: each test starts with none
 
 

@@ -43,6 +43,7 @@ def process_env(**extra: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": database_url(),
         "SIFT_ARTIFACT_DIR": str(settings.ARTIFACT_DIR),
+        "SIFT_UPLOAD_DIR": str(settings.SIFT_UPLOAD_DIR),
         "SECRET_KEY": os.environ.get("SECRET_KEY", "worker-test-key"),
         # Several processes share 2 cores: BLAS threads of each would only fight over them.
         "OMP_NUM_THREADS": "1",

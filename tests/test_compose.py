@@ -121,6 +121,16 @@ def test_the_database_and_the_data_folder_live_on_named_volumes(compose):
     assert {db_volume, data_volume} <= set(compose["volumes"])
 
 
+def test_web_and_workers_share_the_upload_volume(compose):
+    # An upload too large to import in its request is saved by web and read by the worker
+    # that runs its import job (SIFT_UPLOAD_DIR, /data/uploads by default).
+    services = compose["services"]
+    uploads = _mounts(services["web"])["/data/uploads"]
+    assert uploads in compose["volumes"]
+    for name in ("worker", "worker-simulate"):
+        assert _mounts(services[name])["/data/uploads"] == uploads, name
+
+
 @pytest.mark.parametrize("name", LONG_RUNNING)
 def test_every_long_running_service_restarts_and_has_a_health_check(compose, name):
     service = compose["services"][name]

@@ -210,7 +210,9 @@ def _while_down_every_answer_is_a_503_and_the_first_after_it_works(cluster: Clus
         for _ in range(4):
             _assert_unavailable(_stats(server), page=False)
             _assert_unavailable(_page(server), page=True)
-        _assert_unavailable(_request("/healthz"), page=False)
+        status, headers, body = _request("/healthz")
+        assert (status, headers["Retry-After"]) == (503, "5")
+        assert json.loads(body) == {**UNAVAILABLE, "ok": False, "database": "unreachable", "broker": "ok"}
     finally:
         cluster.ctl("start")
 

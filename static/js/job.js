@@ -13,10 +13,32 @@
     document.getElementById("job-error").textContent = job.error || "";
     const result = document.getElementById("job-result");
     result.replaceChildren();
-    if (job.result && job.result.metrics && job.result.metrics.n) {
+    if (job.kind === "import") {
+      showImport(job, result);
+    } else if (job.result && job.result.metrics && job.result.metrics.n) {
       const m = job.result.metrics;
       result.textContent = "Test set (" + m.n + " items): accuracy " + Sift.pct(m.accuracy) +
         ", macro-F1 " + Sift.pct(m.macro_f1) + ".";
+    }
+  }
+
+  // An import job: the counts once it succeeded, or every row error the 400 would have named.
+  function showImport(job, result) {
+    const r = job.result || {};
+    if (job.state === "succeeded") {
+      result.textContent = "Imported " + r.imported.toLocaleString() + " items: " +
+        r.pool.toLocaleString() + " pool, " + r.test.toLocaleString() + " test, " +
+        r.labeled.toLocaleString() + " already labeled.";
+    } else if (r.rows && r.rows.length) {
+      const table = document.createElement("table");
+      table.id = "import-errors";
+      table.className = "errors-table";
+      for (const row of r.rows) {
+        const tr = table.insertRow();
+        tr.insertCell().textContent = "row " + row.row;
+        tr.insertCell().textContent = row.error;
+      }
+      result.append(table);
     }
   }
 

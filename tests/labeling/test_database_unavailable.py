@@ -83,9 +83,11 @@ def test_any_other_uncaught_error_is_a_plain_500_page_without_a_traceback(projec
 
 
 def test_healthz_checks_the_database(db, client):
-    assert client.get("/healthz").json() == {"ok": True}
+    assert client.get("/healthz").json() == {"ok": True, "database": "ok", "broker": "ok"}
     broken = mock.MagicMock()
     broken.cursor.side_effect = OperationalError("connection refused")
-    with mock.patch("config.urls.connection", broken):
+    with mock.patch("config.health.connection", broken):
         response = client.get("/healthz")
-    _assert_api_503(response)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {**UNAVAILABLE, "ok": False, "database": "unreachable", "broker": "ok"}

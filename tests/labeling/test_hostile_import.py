@@ -87,7 +87,12 @@ def seeded(project):
 
 
 @pytest.mark.parametrize(("case", "name", "data", "row", "message"), HOSTILE, ids=_ids(HOSTILE))
-def test_api_refuses_hostile_file_with_row_and_problem(seeded, owner, case, name, data, row, message):
+def test_api_refuses_hostile_file_with_row_and_problem(
+    seeded, owner, settings, case, name, data, row, message
+):
+    # Every case inline (the 2 MB line too): a file imported by a job reports the same errors
+    # in the job's result (tests/learners/test_import_jobs.py).
+    settings.SIFT_IMPORT_INLINE_BYTES = 8 * 1024 * 1024
     url = f"/api/v1/projects/{seeded.pk}/imports"
     response = api_client(owner).post(url, {"file": SimpleUploadedFile(name, data)}, format="multipart")
 
@@ -103,10 +108,11 @@ def test_api_refuses_hostile_file_with_row_and_problem(seeded, owner, case, name
 
 @pytest.mark.parametrize(("case", "name", "data", "row", "message"), HOSTILE, ids=_ids(HOSTILE))
 def test_page_refuses_hostile_file_with_row_and_problem(
-    client, seeded, owner, case, name, data, row, message
+    client, seeded, owner, settings, case, name, data, row, message
 ):
+    settings.SIFT_IMPORT_INLINE_BYTES = 8 * 1024 * 1024  # every case inline, as above
     client.force_login(owner)
-    url = reverse("labeling:project-import", args=[seeded.slug])
+    url = reverse("learners:project-import", args=[seeded.slug])
     response = client.post(url, {"file": SimpleUploadedFile(name, data)})
 
     assert response.status_code == 400

@@ -28,7 +28,7 @@ def test_api_upload_over_the_limit_is_a_413_json(project, owner, settings):
 def test_page_upload_over_the_limit_is_a_413_page(client, project, owner, settings):
     settings.SIFT_MAX_UPLOAD_BYTES = 10_000
     client.force_login(owner)
-    response = client.post(reverse("labeling:project-import", args=[project.slug]), {"file": _big_file()})
+    response = client.post(reverse("learners:project-import", args=[project.slug]), {"file": _big_file()})
 
     assert response.status_code == 413
     assert "larger than the upload limit" in response.content.decode()
@@ -40,7 +40,7 @@ def test_the_limit_is_decided_before_the_body_is_read(client, project, owner):
     # The header claims 1 GB over a 10-byte body: Django's test payload raises if anyone
     # tries to read past what is there, so a 413 here means nothing read the body.
     client.force_login(owner)
-    url = reverse("labeling:project-import", args=[project.slug])
+    url = reverse("learners:project-import", args=[project.slug])
     response = client.generic(
         "POST", url, b"0123456789", content_type="multipart/form-data; boundary=x", CONTENT_LENGTH=str(2**30)
     )

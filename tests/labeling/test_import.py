@@ -153,7 +153,7 @@ def test_every_bad_row_is_reported_not_just_the_first(project):
 
 def test_import_page_shows_row_errors_and_imports_nothing(client, project, owner):
     client.force_login(owner)
-    url = reverse("labeling:project-import", args=[project.slug])
+    url = reverse("learners:project-import", args=[project.slug])
     upload = SimpleUploadedFile("bad.csv", b"text,label\nhello,maybe\n")
     response = client.post(url, {"file": upload})
 
@@ -165,7 +165,7 @@ def test_import_page_shows_row_errors_and_imports_nothing(client, project, owner
 
 def test_import_page_imports_and_redirects(client, project, owner):
     client.force_login(owner)
-    url = reverse("labeling:project-import", args=[project.slug])
+    url = reverse("learners:project-import", args=[project.slug])
     response = client.post(url, {"file": SimpleUploadedFile("ok.csv", csv_bytes(make_review_rows(5)))})
 
     assert response.status_code == 302

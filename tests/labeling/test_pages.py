@@ -116,7 +116,7 @@ def test_user_data_is_escaped_on_every_page(hostile, owner, annotator):
 def test_the_import_error_table_escapes_the_files_content(owner, project):
     bad = csv_bytes([{"id": "1", "text": "fine", "label": XSS}, {"id": "2", "text": " ", "label": ""}])
     response = logged_in(owner).post(
-        reverse("labeling:project-import", args=[project.slug]),
+        reverse("learners:project-import", args=[project.slug]),
         {"file": SimpleUploadedFile(f"{XSS}.csv", bad)},
     )
 
