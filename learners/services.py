@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from labeling import counters
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Project, Split
 from labeling.services import create_dataset_version
@@ -49,7 +50,7 @@ def maybe_start_retrain(project_id: int) -> Job | None:
     project = Project.objects.filter(pk=project_id).first()
     if project is None or project.retrain_every == 0:
         return None
-    if count_labels_since_last_retrain(project, at_most=project.retrain_every) < project.retrain_every:
+    if count_labels_since_last_retrain(project) < project.retrain_every:
         return None
     try:
         return start_retrain(project, trigger="auto")
@@ -57,16 +58,23 @@ def maybe_start_retrain(project_id: int) -> Job | None:
         return None  # the running job starts the next one when it ends
 
 
-def count_labels_since_last_retrain(project: Project, at_most: int | None = None) -> int:
-    """Labels given since the last retrain's watermark, counted no further than `at_most`.
+def count_labels_since_last_retrain(project: Project) -> int:
+    """Labels given since the last retrain's watermark.
 
-    It runs after every annotation: with `at_most` its cost is bounded by the retrain
-    threshold, not by how many labels arrived (707 ms at 1M items unanalyzed, issue 12).
+    It runs after every annotation, so it reads the project's label counter (kept in each
+    annotation's transaction, labeling/counters.py) minus the labels the last retrain saw
+    (`labels_at_watermark`), instead of counting annotations: 707 ms at 1M items
+    unanalyzed, 39 ms analyzed (issue 12).
     """
-    last = Job.objects.filter(project=project, kind=Job.Kind.RETRAIN, params__has_key="watermark").first()
-    watermark = last.params["watermark"] if last else 0
-    labels = Annotation.objects.filter(item__project=project, pk__gt=watermark, label__isnull=False)
-    return (labels if at_most is None else labels.order_by("pk")[:at_most]).count()
+    last = Job.objects.filter(
+        project=project, kind=Job.Kind.RETRAIN, params__has_key="labels_at_watermark"
+    ).first()
+    return counters.labels_given(project) - (last.params["labels_at_watermark"] if last else 0)
+
+
+def labels_up_to(project: Project, watermark: int) -> int:
+    """Annotations with a label among the project's first `watermark` ids (a count: the retrain's, once)."""
+    return Annotation.objects.filter(item__project=project, pk__lte=watermark, label__isnull=False).count()
 
 
 def run_retrain(job: Job) -> ModelVersion | None:
@@ -120,6 +128,7 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
     """Fit on the labeled pool and evaluate on the labeled test set; (None, None) in cold start."""
     version = create_dataset_version(project, job.created_by, note=f"Retrain job {job.pk}")
     job.params["watermark"] = version.max_annotation_id
+    job.params["labels_at_watermark"] = labels_up_to(project, version.max_annotation_id)
     report(job, params=job.params)
     rows = list(iter_dataset_rows(project, version.max_annotation_id))
     train = [(r.text, r.label) for r in rows if r.split == Split.POOL]
