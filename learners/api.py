@@ -1,4 +1,7 @@
-"""JSON API of the learners app: retrain, jobs, model versions."""
+"""JSON API of the learners app: retrain, jobs, model versions.
+
+As in learners/views.py, the computing modules are imported in the endpoints that use them.
+"""
 
 from collections.abc import Callable
 
@@ -11,7 +14,7 @@ from rest_framework.response import Response
 
 from labeling.access import get_project_for_user, is_project_admin, visible_projects
 from labeling.api_responses import errors
-from learners import blinding, jobs, lifecycle, reports, services, simulation_jobs
+from learners import jobs, simulation_jobs, triggers
 from learners.access import get_model_for_user
 from learners.forms import TopKForm
 from learners.models import Job, ModelVersion
@@ -49,7 +52,7 @@ def _started(start: Callable[[], Job]) -> Response:
 @api_view(["POST"])
 def project_retrain(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
-    return _started(lambda: services.start_retrain(project, request.user))
+    return _started(lambda: triggers.start_retrain(project, request.user))
 
 
 @extend_schema(responses={200: JobSerializer(many=True), **errors(401, 404)})
@@ -104,6 +107,8 @@ def model_detail(request: Request, pk: str) -> Response:
 )
 @api_view(["POST"])
 def model_activate(request: Request, pk: str) -> Response:
+    from learners import lifecycle
+
     model_version = get_model_for_user(request.user, pk, admin=True)
     try:
         return _started(lambda: lifecycle.start_activation(model_version, request.user))
@@ -117,6 +122,8 @@ def model_activate(request: Request, pk: str) -> Response:
 )
 @api_view(["GET"])
 def model_evaluation(request: Request, pk: str) -> Response:
+    from learners import blinding, reports
+
     model_version = get_model_for_user(request.user, pk)
     form = TopKForm(request.query_params)
     if not form.is_valid():

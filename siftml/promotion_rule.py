@@ -1,11 +1,11 @@
 """The promotion rule in words, built from the numbers `lifecycle.compare_with_active` uses.
 
 One sentence for every page and message that states the rule, so that the words cannot
-drift from the code: the interval level comes from `evaluation.CONFIDENCE`, the tolerance
-from the project.
+drift from the code: the interval level comes from `names.CONFIDENCE` (the one
+`evaluation` uses), the tolerance from the project.
 """
 
-from siftml.evaluation import CONFIDENCE
+from siftml.names import CONFIDENCE
 
 
 def describe_promotion_rule(tolerance: float | None = None) -> str:

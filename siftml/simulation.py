@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from siftml import mixing, sampling, scoring, training
-
-ADAPTIVE = "adaptive"
-STRATEGIES = ("random", "least_confidence", "margin", "entropy", "error", "novelty", "mix", ADAPTIVE)
+from siftml.names import ADAPTIVE, STRATEGIES
 
 
 def strategy_weights(strategy: str) -> dict[str, float] | None:
