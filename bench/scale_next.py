@@ -60,9 +60,6 @@ def _recreate_database() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-if __name__ == "__main__":
-    _recreate_database()
-
 import django  # noqa: E402 - after the environment above
 
 django.setup()
@@ -87,6 +84,7 @@ ACCESS = re.compile(r"^(GET|POST) (\S+) (\d{3}) (\d+)$")
 
 def main() -> None:
     args = parse_args()
+    _recreate_database()  # Django has not connected yet
     call_command("migrate", verbosity=0)
     out_dir = ROOT / "var" / "bench-next"
     result: dict = {"size": args.size, "command": " ".join(["python", *sys.argv]), "machine": machine()}
@@ -118,9 +116,8 @@ def main() -> None:
         for layout in args.layouts.split(","):
             scale_pool.reset_human_labels(project)
             print(f"phase: statistics {statistics}, gunicorn {layout} ...", flush=True)
-            phase = run_phase(
-                project, annotators, label_of, layout, args.pairs, out_dir / f"{statistics}-{layout}"
-            )
+            log_dir = out_dir / f"{statistics}-{layout}"
+            phase = run_phase(project, annotators, label_of, layout, args.pairs, log_dir, args.phase_timeout)
             phase["statistics"] = statistics
             result["phases"].append(phase)
             print(json.dumps(summary_line(phase)), flush=True)
@@ -172,7 +169,9 @@ def start_web(layout: str, port: int, log_dir: Path) -> scale_procs.Service:
     return scale_procs.start("gunicorn", command, dict(os.environ), log_dir / "gunicorn.log")
 
 
-def run_phase(project: Project, tokens: list[str], label_of, layout: str, pairs: int, log_dir: Path) -> dict:
+def run_phase(
+    project: Project, tokens: list[str], label_of, layout: str, pairs: int, log_dir: Path, timeout: float
+) -> dict:
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "access.log").unlink(missing_ok=True)
     port = scale_procs.free_port()
@@ -190,12 +189,12 @@ def run_phase(project: Project, tokens: list[str], label_of, layout: str, pairs:
             for client in clients:
                 client.start()
             # Warm-up: every client's first WARM_UP pairs (connections, first imports) are not counted.
-            _wait(clients, WARM_UP)
+            _wait(clients, WARM_UP, timeout)
             mark = len(_lines(log_dir / "access.log"))
             before_web, before_db = scale_procs.tree_cpu(web.pid), sampler.read_backends()
             load0 = scale_procs.load_average()
             started = time.monotonic()
-            _wait(clients, WARM_UP + pairs)
+            _wait(clients, WARM_UP + pairs, timeout)
             for client in clients:
                 client.stop()
             wall = time.monotonic() - started
@@ -331,6 +330,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--layouts", default="sync:3,gthread:2x4", help="gunicorn worker class:count[xthreads]"
     )
+    parser.add_argument("--phase-timeout", type=float, default=300, help="stop a phase after this long (s)")
     parser.add_argument("--seed", type=int, default=20261126)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     return parser.parse_args()
