@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench-labels bench-scale bench-smalltext clean
+.PHONY: run test lint format bench-labels bench-scale bench-next bench-smalltext clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ bench-import: $(VENV)/.runtime
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_import \
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/3 \
 	$(BIN)/python bench/import_scale.py --rows $(BENCH_IMPORT_ROWS) --hostile
+
+## 16 annotators, /next + annotate at 1,000,000 items, without and with planner statistics, two
+## gunicorn layouts (bench/scale_next.py). It drops and recreates its own database, bench_next.
+bench-next: $(VENV)/.runtime
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_next CELERY_BROKER_URL=redis://127.0.0.1:6379/11 \
+	$(BIN)/python bench/scale_next.py --size 1000000
 
 ## small-text's strategies on Sift's split and model, in their own venv (long: hours on banking77).
 ## BENCH_SEEDS / BENCH_STRATEGIES narrow a run; finished runs are kept and skipped on a rerun.

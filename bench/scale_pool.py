@@ -19,7 +19,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from labeling import services, splits
+from labeling import counters, services, splits
 from labeling.models import Annotation, ImportBatch, Item, Lease, Origin, Project, Skip, Split
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -124,8 +124,11 @@ def create_project(owner, label_names: list[str], seed: int, test_fraction: floa
     )
 
 
-def insert(project: Project, owner, pool: Pool) -> float:
-    """COPY the items in, then one import annotation per labeled item; return the seconds."""
+def insert(project: Project, owner, pool: Pool, analyze: bool = True) -> float:
+    """COPY the items in, then one import annotation per labeled item; return the seconds.
+
+    `analyze=False` leaves the planner without statistics of the new rows (bench/scale_next.py).
+    """
     started = time.monotonic()
     label_ids = dict(project.labels.values_list("name", "pk"))
     now = datetime.now(UTC)
@@ -157,6 +160,16 @@ def insert(project: Project, owner, pool: Pool) -> float:
                 "WHERE project_id = %s AND label_id IS NOT NULL ORDER BY id",
                 [owner.pk, Origin.IMPORT, now, project.pk],
             )
+        # The one call an import chunk makes (labeling.services._insert_items), for all rows.
+        counters.record_items(
+            project.pk,
+            (
+                (pool.splits[i], label_ids[pool.labels[i]] if pool.labeled[i] else None)
+                for i in range(len(pool.texts))
+            ),
+        )
+    if not analyze:
+        return time.monotonic() - started
     with connection.cursor() as cursor:
         # A real import is followed by autovacuum's ANALYZE within a minute; do it now so the
         # first queries do not run on an empty table's statistics.
@@ -284,4 +297,5 @@ def reset_human_labels(project: Project) -> int:
         Item.objects.filter(pk__in=item_ids).update(label=None, label_origin="", label_count=0)
         Lease.objects.filter(item__project=project).delete()
         Skip.objects.filter(item__project=project).delete()
+    counters.rebuild(project)  # the deletes above bypassed the services
     return len(item_ids)

@@ -192,6 +192,40 @@ class Item(models.Model):
         return f"{self.external_id}: {self.text[:40]}"
 
 
+class LabelTally(models.Model):
+    """Counts kept in the same transaction as the writes, so hot paths never COUNT(*) items.
+
+    One row per (project, split, label): `items` is how many of the split's items resolve
+    to `label`, `annotations` how many annotations gave `label` to the split's items. The
+    row with no label counts all of the split's items (only imports change it) and the
+    undo annotations. labeling/counters.py keeps them; `manage.py check_counters`
+    recomputes them from the rows and compares.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tallies")
+    split = models.CharField(max_length=4, choices=Split.choices)
+    label = models.ForeignKey(Label, null=True, on_delete=models.CASCADE, related_name="+")
+    items = models.BigIntegerField(default=0)
+    annotations = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "split", "label"],
+                condition=models.Q(label__isnull=False),
+                name="tally_unique_label",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "split"], condition=models.Q(label__isnull=True), name="tally_unique_split"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.project_id} {self.split} {self.label_id}: {self.items} items, {self.annotations} labels"
+        )
+
+
 class Annotation(models.Model):
     """One label given to one item by one person (or an import). Append-only."""
 

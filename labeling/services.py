@@ -10,12 +10,12 @@ from typing import BinaryIO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
-from labeling import splits
+from labeling import counters, splits
 from labeling.exports import summarize_version
 from labeling.importing import (
     MAX_REPORTED_ERRORS,
@@ -71,6 +71,7 @@ def create_project(
             for member in annotators
             if member.pk != user.pk
         )
+        counters.create_rows(project)
     return project
 
 
@@ -205,6 +206,7 @@ def count_import_chunk(project: Project, batch: ImportBatch, values: list[tuple]
     batch.test += n_test
     batch.pool += len(values) - n_test
     batch.labeled += sum(v[label_at] is not None for v in values)
+    counters.record_items(project.pk, ((v[split_at], v[label_at]) for v in values))
 
 
 def uses_copy() -> bool:
@@ -333,9 +335,12 @@ def save_annotation(
             strategy=lease.strategy if lease else "",
             predicted_label=lease.predicted_label if lease else None,
         )
+        resolved_before = item.label_id
         refresh_item_label(item)
         if lease is not None:
             lease.delete()
+        # Last: the counter rows stay locked only until the commit right after.
+        counters.record_annotation(item, resolved_before, label.pk if label else None)
         if label is not None:
             labels_added.send(sender=Project, project=item.project, count=1)
     return annotation, True
@@ -364,24 +369,22 @@ def skip_item(item: Item, user: AbstractBaseUser, *, flag: bool = False, comment
 
 
 def get_project_stats(project: Project) -> dict:
-    totals = project.items.aggregate(
-        items=Count("pk"),
-        pool=Count("pk", filter=Q(split=Split.POOL)),
-        test=Count("pk", filter=Q(split=Split.TEST)),
-        labeled_pool=Count("pk", filter=Q(split=Split.POOL, label__isnull=False)),
-        labeled_test=Count("pk", filter=Q(split=Split.TEST, label__isnull=False)),
-    )
-    per_label = {label.name: {"pool": 0, "test": 0} for label in project.labels.all()}
-    rows = (
-        project.items.filter(label__isnull=False)
-        .values("label__name", "split")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for row in rows:
-        per_label[row["label__name"]][row["split"]] = row["n"]
-    annotations = Annotation.objects.filter(item__project=project).aggregate(n=Count("pk"), last=Max("pk"))
-    return {**totals, "annotations": annotations["n"], "per_label": per_label}
+    """Item, label and annotation counts, read from the project's counters (labeling/counters.py)."""
+    counts = counters.summary(project)
+    splits, labeled = counts["splits"], counts["labeled"]
+    per_label = {
+        label.name: counts["per_label"].get(label.pk, dict.fromkeys(Split.values, 0))
+        for label in project.labels.all()
+    }
+    return {
+        "items": splits[Split.POOL] + splits[Split.TEST],
+        "pool": splits[Split.POOL],
+        "test": splits[Split.TEST],
+        "labeled_pool": labeled[Split.POOL],
+        "labeled_test": labeled[Split.TEST],
+        "annotations": counts["annotations"],
+        "per_label": per_label,
+    }
 
 
 def get_item_history(item: Item) -> list[Annotation]:

@@ -4,14 +4,14 @@ A version is an annotation watermark plus the resolution rule, so its rows are
 `labeling.exports.iter_dataset_rows` at that watermark, whenever they are read: the CSV
 export of version n, made at any later time, hashes to the sha256 recorded when n was made.
 Every format is streamed: a few hundred rows (CSV/JSONL) or one row group (Parquet) at a time.
+pyarrow is imported by the Parquet export only: a web process that serves no Parquet never
+loads it.
 """
 
 import io
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from django.http import StreamingHttpResponse
 
 from labeling import exports
@@ -24,8 +24,12 @@ PARQUET_ROW_GROUP = 10_000
 DIFF_LIMIT = 500
 TEXT_PREVIEW = 200
 
-PARQUET_SCHEMA = pa.schema(
-    [
+
+def parquet_schema(metadata: dict[str, str]):
+    """The Parquet export's columns, with the version's metadata."""
+    import pyarrow as pa
+
+    columns = [
         ("id", pa.string()),
         ("text", pa.string()),
         ("label", pa.string()),
@@ -35,7 +39,7 @@ PARQUET_SCHEMA = pa.schema(
         ("annotations", pa.int32()),
         ("meta", pa.string()),  # canonical JSON, as in the CSV export
     ]
-)
+    return pa.schema(columns).with_metadata(metadata)
 
 
 def version_metadata(version: DatasetVersion) -> dict[str, str]:
@@ -105,7 +109,10 @@ def stream_parquet(
     rows: Iterable[DatasetRow], metadata: dict[str, str], row_group: int = PARQUET_ROW_GROUP
 ) -> Iterator[bytes]:
     """Write rows as Parquet, one row group at a time; yield the bytes of each as it is done."""
-    schema = PARQUET_SCHEMA.with_metadata(metadata)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = parquet_schema(metadata)
     pipe = _Pipe()
     writer = pq.ParquetWriter(pipe, schema)
     iterator = iter(rows)

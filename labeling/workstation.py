@@ -1,13 +1,13 @@
 """What the labeling page shows beside the item: the annotator's recent labels and progress."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, Q, Subquery
+from django.db.models import Max, Subquery
 from django.utils import timezone
 
+from labeling import counters
 from labeling.models import Annotation, Origin, Project, Split
 
 MAX_HISTORY = 100
-_LABELED = Count("pk", filter=Q(label__isnull=False))
 
 
 def get_history(project: Project, user: AbstractBaseUser, limit: int = 20) -> list[Annotation]:
@@ -41,15 +41,15 @@ def get_progress(project: Project, user: AbstractBaseUser, *, include_test: bool
     )
     mine = Annotation.objects.filter(pk__in=Subquery(latest), label__isnull=False)
     midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    pool = project.items.filter(split=Split.POOL).aggregate(total=Count("pk"), labeled=_LABELED)
+    counts = counters.summary(project)
     progress = {
         "today": mine.filter(created_at__gte=midnight).count(),
         "mine": mine.count(),
-        "pool_labeled": pool["labeled"],
-        "pool_total": pool["total"],
+        "pool_labeled": counts["labeled"][Split.POOL],
+        "pool_total": counts["splits"][Split.POOL],
     }
     if include_test:
-        test = project.items.filter(split=Split.TEST).aggregate(total=Count("pk"), labeled=_LABELED)
-        progress["test_labeled"], progress["test_total"] = test["labeled"], test["total"]
+        progress["test_labeled"] = counts["labeled"][Split.TEST]
+        progress["test_total"] = counts["splits"][Split.TEST]
         progress["test_target"] = project.test_target
     return progress

@@ -1,4 +1,7 @@
-"""JSON API of the learners app: retrain, jobs, model versions."""
+"""JSON API of the learners app: retrain, jobs, model versions.
+
+As in learners/views.py, the computing modules are imported in the endpoints that use them.
+"""
 
 from collections.abc import Callable
 
@@ -14,7 +17,7 @@ from labeling.access import get_project_for_user, is_project_admin, visible_proj
 from labeling.api_responses import ImportErrorSerializer, ImportResultSerializer, errors
 from labeling.importing import ImportRejected
 from labeling.serializers import ImportSerializer
-from learners import blinding, imports, jobs, lifecycle, reports, services, simulation_jobs
+from learners import imports, jobs, simulation_jobs, triggers
 from learners.access import get_model_for_user
 from learners.forms import TopKForm
 from learners.models import Job, ModelVersion
@@ -81,7 +84,7 @@ def project_imports(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def project_retrain(request: Request, pk: int) -> Response:
     project = get_project_for_user(request.user, pk=pk, admin=True)
-    return _started(lambda: services.start_retrain(project, request.user))
+    return _started(lambda: triggers.start_retrain(project, request.user))
 
 
 @extend_schema(responses={200: JobSerializer(many=True), **errors(401, 404)})
@@ -136,6 +139,8 @@ def model_detail(request: Request, pk: str) -> Response:
 )
 @api_view(["POST"])
 def model_activate(request: Request, pk: str) -> Response:
+    from learners import lifecycle
+
     model_version = get_model_for_user(request.user, pk, admin=True)
     try:
         return _started(lambda: lifecycle.start_activation(model_version, request.user))
@@ -149,6 +154,8 @@ def model_activate(request: Request, pk: str) -> Response:
 )
 @api_view(["GET"])
 def model_evaluation(request: Request, pk: str) -> Response:
+    from learners import blinding, reports
+
     model_version = get_model_for_user(request.user, pk)
     form = TopKForm(request.query_params)
     if not form.is_valid():

@@ -5,8 +5,6 @@ from pathlib import Path
 
 from django.conf import settings
 
-from siftml import training
-
 
 class ArtifactWriteError(OSError):
     """A file could not be written to the artifact folder (full, read-only, no permission)."""
@@ -19,6 +17,8 @@ def model_path(model_version) -> Path:
 
 def save_object(obj: object, relative: Path) -> str:
     """Save a fitted object with joblib; return its sha256. Raise ArtifactWriteError on a disk error."""
+    from siftml import training  # scikit-learn and joblib: only when a model is saved
+
     try:
         return training.save_artifact(obj, settings.ARTIFACT_DIR / relative)
     except OSError as exc:

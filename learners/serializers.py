@@ -4,7 +4,7 @@ from rest_framework import serializers
 from labeling.api_responses import ErrorSerializer
 from learners.models import Job, ModelVersion
 from learners.simulation_jobs import SIMULATION_DEFAULTS
-from siftml import simulation
+from siftml.names import STRATEGIES
 
 
 def _free_form(help_text: str, required: bool = True) -> serializers.DictField:
@@ -67,7 +67,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
 class SimulationSerializer(serializers.Serializer):
     strategies = serializers.ListField(
-        child=serializers.ChoiceField(choices=simulation.STRATEGIES),
+        child=serializers.ChoiceField(choices=STRATEGIES),
         min_length=1,
         default=lambda: list(SIMULATION_DEFAULTS["strategies"]),
     )

@@ -6,67 +6,25 @@ import time
 
 from celery import current_app, group
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from labeling.exports import iter_dataset_rows
-from labeling.models import Annotation, Item, Project, Split
+from labeling.models import Item, Project, Split
 from labeling.services import create_dataset_version
 from learners import artifacts, jobs, lifecycle, ranking
 from learners.jobs import report
 from learners.models import Job, ModelVersion, ScoreChunk
 from learners.runner import Outcome, run_job
+from learners.triggers import (  # noqa: F401 (the ways to start a retrain, here with the rest)
+    count_labels_since_last_retrain,
+    labels_up_to,
+    maybe_start_retrain,
+    start_retrain,
+    start_scoring_new_items,
+)
 from siftml import scoring, training
 
 logger = logging.getLogger(__name__)
-
-
-def start_retrain(
-    project: Project,
-    user: AbstractBaseUser | None = None,
-    trigger: str = "manual",
-    enqueue: bool = True,
-) -> Job:
-    """Queue a retrain job; JobInProgress if one is queued or running for the project.
-
-    With `enqueue=False` the caller runs it (`run_retrain`) instead of a worker. An automatic
-    retrain whose message cannot be sent stays queued for the sweeper; any other start
-    raises QueueUnreachable.
-    """
-    return jobs.start_job(
-        project,
-        Job.Kind.RETRAIN,
-        user=user,
-        # Inline retrains (tests, `retrain --inline`) also cross-validate inline.
-        params={"trigger": trigger, "inline": not enqueue},
-        enqueue=enqueue,
-        resend_if_unreachable=trigger == "auto",
-    )
-
-
-def maybe_start_retrain(project_id: int) -> Job | None:
-    """Start a retrain when `retrain_every` labels arrived since the last one began."""
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None or project.retrain_every == 0:
-        return None
-    if count_labels_since_last_retrain(project, at_most=project.retrain_every) < project.retrain_every:
-        return None
-    try:
-        return start_retrain(project, trigger="auto")
-    except jobs.JobInProgress:
-        return None  # the running job starts the next one when it ends
-
-
-def count_labels_since_last_retrain(project: Project, at_most: int | None = None) -> int:
-    """Labels given since the last retrain's watermark, counted no further than `at_most`.
-
-    It runs after every annotation: with `at_most` its cost is bounded by the retrain
-    threshold, not by how many labels arrived (707 ms at 1M items unanalyzed, issue 12).
-    """
-    last = Job.objects.filter(project=project, kind=Job.Kind.RETRAIN, params__has_key="watermark").first()
-    watermark = last.params["watermark"] if last else 0
-    labels = Annotation.objects.filter(item__project=project, pk__gt=watermark, label__isnull=False)
-    return (labels if at_most is None else labels.order_by("pk")[:at_most]).count()
 
 
 def run_retrain(job: Job) -> ModelVersion | None:
@@ -120,6 +78,7 @@ def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
     """Fit on the labeled pool and evaluate on the labeled test set; (None, None) in cold start."""
     version = create_dataset_version(project, job.created_by, note=f"Retrain job {job.pk}")
     job.params["watermark"] = version.max_annotation_id
+    job.params["labels_at_watermark"] = labels_up_to(project, version.max_annotation_id)
     report(job, params=job.params)
     rows = list(iter_dataset_rows(project, version.max_annotation_id))
     train = [(r.text, r.label) for r in rows if r.split == Split.POOL]
@@ -273,16 +232,6 @@ def _score_new_items(job: Job) -> Outcome:
     items = Item.objects.filter(project=project, import_batch_id=job.params["import_batch"])
     placed = ranking.place_new_items(project, items & ranking.rankable_items(project))
     return Outcome(f"Placed {placed} new items in the queue.", {"placed": placed})
-
-
-def start_scoring_new_items(project: Project, import_batch_id: int) -> Job | None:
-    """Queue a job that ranks newly imported items with the active rankers, if there are any."""
-    if project.active_ranking_id is None:
-        return None
-    # Sent after the import commits: an unreachable queue must not undo the import.
-    return jobs.start_job(
-        project, Job.Kind.SCORE, params={"import_batch": import_batch_id}, resend_if_unreachable=True
-    )
 
 
 def _headline(metrics: dict) -> dict:

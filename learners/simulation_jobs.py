@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, OuterRef, Subquery
 
@@ -13,7 +12,9 @@ from learners import artifacts, jobs, ranking
 from learners.jobs import report
 from learners.models import Job
 from learners.runner import Outcome, run_job
-from siftml import curves, simulation, training
+
+# numpy, scikit-learn and matplotlib (siftml.simulation, curves, training) are imported by
+# the functions that run a simulation in a worker: a page that starts one needs none.
 
 SIMULATION_DEFAULTS = {
     "strategies": ["random", "margin", "error", "novelty", "mix"],
@@ -36,6 +37,8 @@ def run_simulation(job: Job) -> None:
 
 
 def _run_simulation(job: Job) -> Outcome:
+    from siftml import curves, simulation
+
     report(job, message="Reading the labels.")
     data = _simulation_data(job.project)
     p = job.params
@@ -111,7 +114,11 @@ def pool_selection(project: Project) -> dict:
     return {**counts, "total": total, "random_share": counts["random"] / total if total else 0.0}
 
 
-def _simulation_data(project: Project) -> simulation.Dataset:
+def _simulation_data(project: Project) -> "simulation.Dataset":  # noqa: F821 (imported below)
+    import numpy as np
+
+    from siftml import simulation, training
+
     rows = list(iter_dataset_rows(project, get_label_watermark(project)))
     pool = [r for r in rows if r.split == Split.POOL]
     test = [r for r in rows if r.split == Split.TEST]

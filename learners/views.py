@@ -1,4 +1,9 @@
-"""Pages: a project's models and jobs, the retrain button, a job's progress."""
+"""Pages: a project's models and jobs, the retrain button, a job's progress.
+
+The modules that compute (lifecycle, reports, blinding: numpy, scikit-learn, matplotlib)
+ are imported in the views that need them, so that a web process starting up
+loads none of them (tests/test_light_web.py).
+"""
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,12 +16,12 @@ from labeling.access import get_project_for_user, is_project_admin, visible_proj
 from labeling.forms import ImportForm
 from labeling.importing import ImportRejected
 from labeling.views import render_project_detail
-from learners import blinding, imports, jobs, lifecycle, reports, services, simulation_jobs
+from learners import imports, jobs, simulation_jobs, triggers
 from learners.access import get_model_for_user
 from learners.forms import PromotionToleranceForm, TopKForm
 from learners.models import Job, ModelVersion
 from learners.serializers import SimulationSerializer
-from siftml import simulation
+from siftml.names import STRATEGIES
 from siftml.promotion_rule import describe_promotion_rule
 
 
@@ -29,7 +34,7 @@ def project_models(request: HttpRequest, slug: str) -> HttpResponse:
         "models": ModelVersion.objects.filter(project=project).select_related("dataset_version"),
         "jobs": project.jobs.select_related("created_by")[:20],
         "is_admin": is_project_admin(request.user, project),
-        "strategies": simulation.STRATEGIES,
+        "strategies": STRATEGIES,
         "default_strategies": simulation_jobs.SIMULATION_DEFAULTS["strategies"],
         "promotion_form": PromotionToleranceForm(
             initial={"promotion_tolerance": project.promotion_tolerance}
@@ -70,7 +75,7 @@ def project_import(request: HttpRequest, slug: str) -> HttpResponse:
 def project_retrain(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug=slug, admin=True)
     try:
-        job = services.start_retrain(project, request.user)
+        job = triggers.start_retrain(project, request.user)
     except jobs.JobInProgress as exc:
         messages.info(request, str(exc))
         job = exc.job
@@ -117,6 +122,8 @@ def project_simulate(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def project_promotion(request: HttpRequest, slug: str) -> HttpResponse:
+    from learners import lifecycle
+
     project = get_project_for_user(request.user, slug=slug, admin=True)
     form = PromotionToleranceForm(request.POST)
     if form.is_valid():
@@ -130,6 +137,8 @@ def project_promotion(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def model_detail(request: HttpRequest, pk: str) -> HttpResponse:
+    from learners import blinding, reports
+
     model_version = get_model_for_user(request.user, pk)
     form = TopKForm(request.GET)
     k = form.cleaned_data["k"] if form.is_valid() else 10
@@ -152,6 +161,8 @@ def model_detail(request: HttpRequest, pk: str) -> HttpResponse:
 @login_required
 @require_POST
 def model_activate(request: HttpRequest, pk: str) -> HttpResponse:
+    from learners import lifecycle
+
     model_version = get_model_for_user(request.user, pk, admin=True)
     try:
         job = lifecycle.start_activation(model_version, request.user)
@@ -179,6 +190,8 @@ def job_plot(request: HttpRequest, pk: int) -> FileResponse:
 @login_required
 @require_GET
 def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
+    from learners import blinding
+
     project = get_project_for_user(request.user, slug=slug)
     is_admin = is_project_admin(request.user, project)
     context = {

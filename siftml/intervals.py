@@ -11,9 +11,10 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
+from siftml.names import CONFIDENCE
+
 BOOTSTRAP_ROUNDS = 1000
 BOOTSTRAP_BATCH = 100
-CONFIDENCE = 0.95
 
 
 def flat_rows(*arrays: np.ndarray) -> tuple[tuple[int, ...], list[np.ndarray]]:

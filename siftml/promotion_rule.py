@@ -1,13 +1,13 @@
 """The promotion rule in words, built from the numbers `lifecycle.compare_with_active` uses.
 
 One sentence for every page and message that states the rule, so that the words cannot
-drift from the code: the interval level comes from `evaluation.CONFIDENCE`, the tolerance
-from the project.
+drift from the code: the interval level comes from `names.CONFIDENCE` (the one
+`evaluation` uses), the tolerance from the project.
 """
 
 from collections.abc import Sequence
 
-from siftml.evaluation import CONFIDENCE, paired_difference
+from siftml.names import CONFIDENCE
 
 # A hair of slack so that "exactly the tolerance" is not lost to float rounding.
 SLACK = 1e-9
@@ -30,6 +30,8 @@ def decide(
 
     Returns the `paired_difference` numbers ("a": active, "b": new, "difference") and "promoted".
     """
+    from siftml.evaluation import paired_difference  # numpy and scipy: not for the web's pages
+
     compared = paired_difference(y_true, pred_active, pred_new, labels, seed=seed)
     return {**compared, "promoted": bool(compared["difference"]["high"] >= -tolerance - SLACK)}
 

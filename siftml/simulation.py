@@ -22,9 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from siftml import evaluation, mixing, promotion_rule, sampling, scoring, splits, training
-
-ADAPTIVE = "adaptive"
-STRATEGIES = ("random", "least_confidence", "margin", "entropy", "error", "novelty", "mix", ADAPTIVE)
+from siftml.names import ADAPTIVE, STRATEGIES
 
 
 def strategy_weights(strategy: str) -> dict[str, float] | None:
