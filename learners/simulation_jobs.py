@@ -8,7 +8,7 @@ from django.db.models import Count, OuterRef, Subquery
 from labeling.exports import iter_dataset_rows
 from labeling.models import Annotation, Item, Origin, Project, Split
 from labeling.services import get_label_watermark
-from learners import artifacts, jobs, ranking
+from learners import artifacts, jobs
 from learners.jobs import report
 from learners.models import Job
 from learners.runner import Outcome, run_job
@@ -37,6 +37,7 @@ def run_simulation(job: Job) -> None:
 
 
 def _run_simulation(job: Job) -> Outcome:
+    from learners import ranking
     from siftml import curves, simulation
 
     report(job, message="Reading the labels.")
