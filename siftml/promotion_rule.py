@@ -7,7 +7,8 @@ from the project.
 
 from collections.abc import Sequence
 
-from siftml.evaluation import CONFIDENCE, paired_difference
+from siftml import evaluation
+from siftml.evaluation import CONFIDENCE
 
 # A hair of slack so that "exactly the tolerance" is not lost to float rounding.
 SLACK = 1e-9
@@ -30,7 +31,7 @@ def decide(
 
     Returns the `paired_difference` numbers ("a": active, "b": new, "difference") and "promoted".
     """
-    compared = paired_difference(y_true, pred_active, pred_new, labels, seed=seed)
+    compared = evaluation.paired_difference(y_true, pred_active, pred_new, labels, seed=seed)
     return {**compared, "promoted": bool(compared["difference"]["high"] >= -tolerance - SLACK)}
 
 
