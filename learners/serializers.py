@@ -40,13 +40,17 @@ class StoppingSerializer(serializers.Serializer):
         "were stable (kappa >= rule.kappa_stable) rule.stable_rounds times in a row.",
     )
     sentence = serializers.CharField(help_text="The guidance in plain words, numbers included.")
-    slope = _free_form(
-        "labels, n, gain, low, high: macro-F1 change over the last labels on the report part, "
+    slope = serializers.DictField(
+        child=serializers.JSONField(),
+        allow_null=True,
+        help_text="labels, n, gain, low, high: macro-F1 change over the last labels on the report part, "
         "with its paired BCa interval; null without an older model or report items.",
-        required=False,
     )
-    agreement = _free_form(
-        "n, changed, kappa: the previous model's and this one's predictions on the stop set.", required=False
+    agreement = serializers.DictField(
+        child=serializers.JSONField(),
+        allow_null=True,
+        help_text="n, changed, kappa: the previous model's and this one's predictions on the stop set; "
+        "null without a previous model.",
     )
     stable_rounds = serializers.IntegerField()
     kappas = serializers.ListField(child=serializers.FloatField(allow_null=True))
