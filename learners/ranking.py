@@ -86,7 +86,7 @@ def prepare_rankers(project: Project, model, watermark: int | None = None) -> sc
 def _unlabeled_sample(project: Project) -> list[str]:
     # rand_key is a per-item hash: a uniform sample without ORDER BY RANDOM(), by the rule
     # of scoring.unlabeled_sample (the simulator's), here in SQL.
-    start = scoring.sample_start(project.seed)
+    start = scoring.sample_start(project.seed % 2**31)  # the seed prepare_rankers gets
     size = scoring.NOVELTY_SAMPLE
     items = rankable_items(project).filter(rand_key__gte=start).order_by("rand_key", "pk")
     texts = list(items.values_list("text", flat=True)[:size])

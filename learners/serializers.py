@@ -1,4 +1,4 @@
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from labeling.api_responses import ErrorSerializer
@@ -33,6 +33,30 @@ class JobSerializer(serializers.ModelSerializer):
         ]
 
 
+class StoppingSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(
+        choices=["unknown", "keep_labeling", "stop", "stable", "flat", "unclear"],
+        help_text="stop: the slope's best case is below rule.min_gain and the stop-set predictions "
+        "were stable (kappa >= rule.kappa_stable) rule.stable_rounds times in a row.",
+    )
+    sentence = serializers.CharField(help_text="The guidance in plain words, numbers included.")
+    slope = serializers.DictField(
+        child=serializers.JSONField(),
+        allow_null=True,
+        help_text="labels, n, gain, low, high: macro-F1 change over the last labels on the report part, "
+        "with its paired BCa interval; null without an older model or report items.",
+    )
+    agreement = serializers.DictField(
+        child=serializers.JSONField(),
+        allow_null=True,
+        help_text="n, changed, kappa: the previous model's and this one's predictions on the stop set; "
+        "null without a previous model.",
+    )
+    stable_rounds = serializers.IntegerField()
+    kappas = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    rule = _free_form("The thresholds of the rule (README, Stopping guidance).")
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
     dataset_version = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
     active = serializers.BooleanField(source="is_active")
@@ -41,6 +65,10 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     classes = serializers.ListField(child=serializers.CharField(), help_text="The labels, in column order.")
     metrics = _free_form("Headline test metrics: accuracy, macro_f1, per_class, confusion.")
     shadow = _free_form("The comparison with the model active when this one was trained, and the decision.")
+    stopping = serializers.SerializerMethodField(
+        help_text="Whether labeling more still pays, computed in the model's evaluate job; "
+        "null until that job ran."
+    )
 
     class Meta:
         model = ModelVersion
@@ -62,7 +90,12 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "activated_at",
             "candidate",
             "shadow",
+            "stopping",
         ]
+
+    @extend_schema_field(StoppingSerializer(allow_null=True))
+    def get_stopping(self, obj: ModelVersion) -> dict | None:
+        return (obj.evaluation or {}).get("stopping")
 
 
 class SimulationSerializer(serializers.Serializer):

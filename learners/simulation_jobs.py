@@ -93,13 +93,14 @@ def pool_selection(project: Project) -> dict:
 
     "random" counts items served at random (the random ranker, or beyond the queue); "ranked"
     items a ranker chose; "imported" items whose label came with the import (chosen by whoever
-    made the file). Only the random part is a uniform sample of the pool.
+    made the file); "unknown" items labeled without being served. Only the random part is a
+    uniform sample of the pool.
     """
     first = Annotation.objects.filter(item=OuterRef("pk"), origin=Origin.HUMAN).order_by("pk")
     items = Item.objects.filter(project=project, split=Split.POOL, label__isnull=False).annotate(
         first_strategy=Subquery(first.values("strategy")[:1])
     )
-    counts = {"random": 0, "ranked": 0, "imported": 0}
+    counts = {"random": 0, "ranked": 0, "imported": 0, "unknown": 0}
     for origin, strategy, n in (
         items.values_list("label_origin", "first_strategy")
         .annotate(n=Count("pk"))
@@ -109,8 +110,10 @@ def pool_selection(project: Project) -> dict:
             counts["imported"] += n
         elif strategy == "random":
             counts["random"] += n
-        else:
+        elif strategy:
             counts["ranked"] += n
+        else:  # labeled without being served (no lease): nothing says how it was chosen
+            counts["unknown"] += n
     total = sum(counts.values())
     return {**counts, "total": total, "random_share": counts["random"] / total if total else 0.0}
 

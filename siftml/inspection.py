@@ -87,7 +87,11 @@ def cross_validate(
     classes = sorted(set(labels))
     keys = group_keys(texts, groups)
     n_groups = len(set(keys))
-    folds = min(n_splits, n_groups)
+    # A stratified split needs some label with at least as many members as folds; after a
+    # small seed (ten labels over five intents) none has five, and scikit-learn refuses.
+    # Lower the folds to what the labels allow rather than fail the evaluate job.
+    _, counts = np.unique(y, return_counts=True)
+    folds = min(n_splits, n_groups, int(counts.max()) if len(counts) else 0)
     if len(y) < MIN_CV_LABELS or folds < 2 or len(classes) < 2:
         return {"skipped": f"Too few training labels for {n_splits}-fold cross-validation."}, None, classes
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)

@@ -103,7 +103,10 @@ class Candidates:
     def add(self, ranker: str, ids: np.ndarray, scores: np.ndarray) -> None:
         all_ids = np.concatenate([self.ids.get(ranker, np.zeros(0, np.int64)), ids])
         all_scores = np.concatenate([self.scores.get(ranker, np.zeros(0)), scores])
-        best = sampling.top_k(all_scores, self.keep) if len(all_scores) else np.zeros(0, int)
+        # Ties are broken by item id, not by position: however the pool is cut into chunks
+        # and merged (one worker or several, production or the simulator), the same
+        # candidates survive in the same order.
+        best = np.lexsort((all_ids, -np.asarray(all_scores, dtype=float)))[: self.keep]
         self.ids[ranker], self.scores[ranker] = all_ids[best], all_scores[best]
 
     def merge(self, other: "Candidates") -> None:

@@ -124,6 +124,8 @@ class Dataset:
     # by default positions, and keys from the seed by production's rule.
     pool_ids: np.ndarray | None = None
     pool_rand_keys: np.ndarray | None = None
+    # Every label of the project (production's cold-start rule reads them); default: the pool's.
+    names: list[str] | None = None
 
     @classmethod
     def split(cls, texts: Sequence[str], labels: Sequence[str], test_fraction: float, seed: int) -> "Dataset":
@@ -136,7 +138,7 @@ class Dataset:
 
     @property
     def label_names(self) -> list[str]:
-        return sorted(set(self.pool_labels))
+        return list(self.names) if self.names is not None else sorted(set(self.pool_labels))
 
     def ids(self) -> np.ndarray:
         return np.arange(len(self.pool_texts)) if self.pool_ids is None else np.asarray(self.pool_ids)

@@ -26,6 +26,15 @@
     const score = m.n ? "Test set (" + m.n + " items): accuracy " + Sift.pct(m.accuracy) +
       ", macro-F1 " + Sift.pct(m.macro_f1) : "No labeled test items yet: the model is not evaluated.";
     modelBox.appendChild(Sift.el("div", { class: "small muted" }, score));
+    // Stopping guidance of the newest ready model (computed in its evaluate job).
+    const newest = models.find((v) => v.status === "ready" && v.stopping);
+    if (newest) {
+      const box = Sift.el("div", { class: "small", id: "stopping-guidance", style: "margin-top:.4rem" });
+      box.appendChild(Sift.el("b", {}, "Does labeling more pay? "));
+      box.appendChild(document.createTextNode(newest.stopping.sentence));
+      if (newest.id !== active.id) box.appendChild(document.createTextNode(" (model " + newest.short_id + ")"));
+      modelBox.appendChild(box);
+    }
   }
 
   function showJob(job) {

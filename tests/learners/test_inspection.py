@@ -143,3 +143,17 @@ def test_drift_is_near_chance_for_the_same_distribution_and_high_for_a_new_one()
 
 def test_drift_needs_enough_texts_on_each_side():
     assert "skipped" in quality.drift(["a b"] * 5, ["c d"] * 50)
+
+
+def test_cross_validation_lowers_its_folds_to_what_a_tiny_seed_allows():
+    # Ten labels over five labels: no label has five members, so five stratified folds
+    # cannot be cut; scikit-learn would raise, the evaluate job would fail.
+    texts = [f"word{i % 5} text {i}" for i in range(10)]
+    labels = [f"c{i % 5}" for i in range(10)]
+    summary, oof, classes = inspection.cross_validate(
+        texts, labels, [None] * 10, lambda: training.build_pipeline({}, random_state=0), n_splits=5
+    )
+    assert summary["folds"] == 2
+    assert len(summary["macro_f1"]) == 2
+    assert oof.shape == (10, 5)
+    assert classes == sorted(set(labels))
