@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -200,8 +200,12 @@ def _ranked_pages(ranking_id: int, among: Callable[[list[int]], QuerySet[Item]])
         if not page:
             return
         ids = [item_id for item_id, _, _ in page]
-        position = Case(*(When(pk=item_id, then=Value(i)) for i, item_id in enumerate(ids)))
-        yield among(ids).order_by(position)
+        # Which of the page's items are open, in one query; then each open one, best first,
+        # is locked on its own (by primary key) and checked again under the lock.
+        open_ids = set(among(ids).values_list("pk", flat=True))
+        for item_id in ids:
+            if item_id in open_ids:
+                yield Item.objects.filter(pk=item_id)
         if len(page) < RANKED_PAGE:
             return
         after = page[-1][1:]

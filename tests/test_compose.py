@@ -79,7 +79,7 @@ def test_web_runs_gunicorn_and_the_workers_and_beat_run_celery(compose):
     services = compose["services"]
     web = _command(services["web"])
     assert web.startswith("gunicorn config.wsgi")
-    assert "--workers 4" in web
+    assert "--workers 3 --worker-class sync" in web
     assert "--graceful-timeout" in web
     assert (
         _command(services["worker"])
@@ -98,7 +98,7 @@ def test_web_runs_gunicorn_and_the_workers_and_beat_run_celery(compose):
 
 def test_the_dockerfile_serves_like_the_web_service():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert '"--workers", "4"' in dockerfile
+    assert '"--workers", "3", "--worker-class", "sync"' in dockerfile
     assert '"--graceful-timeout"' in dockerfile
 
 
