@@ -112,7 +112,9 @@ class PredictionLog(models.Model):
     confidence = models.FloatField(null=True)
     flagged = models.BooleanField(default=False, help_text="Answered although out of distribution.")
     cached = models.BooleanField(default=False)
-    text = models.TextField(blank=True, help_text="Kept for feedback and audits; empty when refused.")
+    text = models.TextField(
+        blank=True, help_text="Kept for feedback and audits; empty when the input checks refused it."
+    )
     text_length = models.PositiveIntegerField(default=0)
     unknown_rate = models.FloatField(null=True)
     client_key = models.CharField(max_length=100, blank=True)

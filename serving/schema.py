@@ -19,5 +19,5 @@ class ServiceTokenScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "A project's service token: `Token svc_...`. It may predict and send feedback only.",
+            "description": "A project's service token, `Token svc_...`: predict and feedback only.",
         }

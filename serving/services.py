@@ -177,7 +177,8 @@ def _log(project, model, texts, answers: list[Answer], latency_ms, client_key, c
                 else (a.best_guess or {}).get("confidence"),
                 flagged=bool(a.flags),
                 cached=a.cached,
-                text=text if is_text and a.outcome != Outcome.REFUSED else "",
+                # Unfamiliar texts are kept: their feedback is what the next labels should cover.
+                text=text if a.reason in (None, screening.OUT_OF_DISTRIBUTION) else "",
                 text_length=len(text) if is_text else 0,
                 unknown_rate=a.unknown_rate,
                 client_key=client_key[:100],
@@ -272,7 +273,9 @@ def give_feedback(
         if label is None:
             raise FeedbackRefused(f"{label_name!r} is not a label of this project.", 400)
     if not prediction.text:
-        raise FeedbackRefused("This prediction was refused: there is no answer to give feedback on.", 409)
+        raise FeedbackRefused(
+            "This input was refused before the model (not text): there is nothing to label.", 409
+        )
     with transaction.atomic():
         project = Project.objects.select_for_update().get(pk=prediction.project_id)
         if Feedback.objects.filter(prediction=prediction).exists():

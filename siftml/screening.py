@@ -170,10 +170,14 @@ def psi_band(psi: float) -> str:
     return "major" if psi >= PSI_MAJOR else "moderate" if psi >= PSI_MODERATE else "small"
 
 
+def _mean_statistic(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.expand_dims(x.mean(axis=axis), 0)
+
+
 def accuracy_interval(correct: Sequence[bool], seed: int = 0) -> dict | None:
     """Share of correct answers with its BCa 95% interval (siftml.intervals); None when empty."""
     c = np.asarray(correct, dtype=float)
     if len(c) == 0:
         return None
-    low, high = bca_interval(lambda x: np.expand_dims(x.mean(axis=-1), 0), (c,), seed=seed)
+    low, high = bca_interval(_mean_statistic, (c,), seed=seed)
     return {"n": len(c), **interval(c.mean(), low[0], high[0])}
