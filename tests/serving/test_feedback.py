@@ -99,7 +99,7 @@ def test_the_audit_share_of_predictions_becomes_items_labeled_without_a_suggesti
     texts = [f"happy fast service, visit {i + 700}" for i in range(200)]
     client = service_client(service_key)
     predict(client, served, texts[:100])
-    predict(client, served, texts[100:] + [""])
+    predict(client, served, [*texts[100:], ""])
     audited = PredictionLog.objects.filter(audit_item__isnull=False)
     assert 40 <= audited.count() <= 80  # 60 expected of 200 answered; binomial sd 6.5
     assert not audited.filter(outcome="refused").exists()
