@@ -150,7 +150,11 @@ def live_accuracy(project: Project, model_ref: str) -> dict | None:
 def alerts(active: ModelVersion, drift: dict, accuracy: dict | None) -> list[str]:
     out = []
     if drift["verdict"] == "drifted":
-        out.append(f"Inputs have drifted since model {active.short_id} was trained: {drift['text']}")
+        moved = ", ".join(f["name"].replace("_", " ") for f in drift["features"] if f["drifted"])
+        out.append(
+            f"Inputs have drifted since model {active.short_id} was trained ({moved}): "
+            "label some recent inputs and retrain."
+        )
     test_accuracy = (active.metrics or {}).get("accuracy")
     if accuracy is not None and test_accuracy is not None and accuracy["high"] < test_accuracy:
         out.append(

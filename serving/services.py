@@ -186,13 +186,13 @@ def _log(project, model, texts, answers: list[Answer], latency_ms, client_key, c
                 created_at=now,
             )
         )
+    audited = [r for r in rows if r.outcome != Outcome.REFUSED and in_audit_sample(r.id, config.audit_share)]
+    if not audited:  # one INSERT: atomic on its own, without a transaction's round trips
+        PredictionLog.objects.bulk_create(rows)
+        return
     with transaction.atomic():
         PredictionLog.objects.bulk_create(rows)
-        audited = [
-            r for r in rows if r.outcome != Outcome.REFUSED and in_audit_sample(r.id, config.audit_share)
-        ]
-        if audited:
-            _add_audit_items(project, audited)
+        _add_audit_items(project, audited)
 
 
 def in_audit_sample(prediction_id: uuid.UUID, share: float) -> bool:

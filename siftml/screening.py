@@ -102,17 +102,20 @@ MIN_DRIFT_SAMPLE = 30
 
 
 def population_stability(reference: np.ndarray, recent: np.ndarray, bins: int = 10) -> float:
-    """PSI of `recent` against `reference` on the reference's quantile bins (0: same)."""
+    """PSI of `recent` against `reference` on the reference's quantile bins (0: same).
+
+    The cut points are the reference's distinct deciles, its minimum and maximum included,
+    so values outside the reference's range fall in bins of their own: a reference with few
+    distinct values (a rate that is mostly 0) still shows a move beyond them.
+    """
     reference, recent = np.asarray(reference, float), np.asarray(recent, float)
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
-    if len(edges) < 2:  # a constant reference: one bin for it, one for everything else
-        edges = np.array([edges[0], edges[0] + 1e-9])
-    inner = edges[1:-1]
-    ref_counts = np.bincount(np.searchsorted(inner, reference, side="right"), minlength=len(edges) - 1)
-    new_counts = np.bincount(np.searchsorted(inner, recent, side="right"), minlength=len(edges) - 1)
-    # Half a count in empty bins keeps the logarithm finite (the usual Laplace-style floor).
-    p = (ref_counts + 0.5) / (ref_counts.sum() + 0.5 * len(ref_counts))
-    q = (new_counts + 0.5) / (new_counts.sum() + 0.5 * len(new_counts))
+    cuts = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
+    n_bins = len(cuts) + 1
+    ref_counts = np.bincount(np.searchsorted(cuts, reference, side="left"), minlength=n_bins)
+    new_counts = np.bincount(np.searchsorted(cuts, recent, side="left"), minlength=n_bins)
+    # Half a count in every bin keeps the logarithm finite (a Laplace-style floor).
+    p = (ref_counts + 0.5) / (ref_counts.sum() + 0.5 * n_bins)
+    q = (new_counts + 0.5) / (new_counts.sum() + 0.5 * n_bins)
     return float(np.sum((q - p) * np.log(q / p)))
 
 

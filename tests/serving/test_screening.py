@@ -77,6 +77,10 @@ def test_population_stability_is_zero_for_the_same_sample_and_grows_with_the_shi
     assert small < screening.PSI_MODERATE < screening.PSI_MAJOR < large
     # A constant reference (every text one length) still gives a finite number.
     assert np.isfinite(screening.population_stability(np.ones(100), rng.normal(1, 1, 100)))
+    # A reference with two values: a move beyond its largest one is a major shift.
+    few = np.array([0.0] * 5 + [0.2] * 55)
+    assert screening.population_stability(few, few) == pytest.approx(0, abs=1e-9)
+    assert screening.population_stability(few, np.full(100, 0.5)) > screening.PSI_MAJOR
 
 
 def test_accuracy_interval_brackets_the_share_and_narrows_with_more_audits():
