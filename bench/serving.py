@@ -40,6 +40,8 @@ ENV_DEFAULTS = {
     "SIFT_ARTIFACT_DIR": str(ROOT / "var" / "bench-serving" / "artifacts"),
     # The retrain's k-fold cross-validation runs in a job of its own and is not served: skip it.
     "SIFT_CV_FOLDS": "0",
+    # Jobs run inline here; the import's scoring job has no worker to go to and needs none.
+    "CELERY_BROKER_URL": "memory://",
 }
 for _name, _value in ENV_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
@@ -128,7 +130,9 @@ def run(args, result: dict) -> None:
     train, test = read("train.csv"), read("test.csv")
     owner = get_user_model().objects.create_user("bench-owner", is_staff=True)
     names = sorted({r["label"] for r in train})
-    project = labeling_services.create_project(owner, "bench serving", names, test_fraction=0.2, seed=7)
+    project = labeling_services.create_project(
+        owner, "bench serving", names, test_fraction=0.2, seed=7, retrain_every=0
+    )
     rows = "".join(
         f'"{i}","{r["text"].replace(chr(34), chr(34) * 2)}","{r["label"]}"\n' for i, r in enumerate(train)
     )
