@@ -120,6 +120,8 @@ def main() -> None:
     finally:
         truncate_all()
         shutil.rmtree(settings.ARTIFACT_DIR, ignore_errors=True)
+    # Other work on the machine moves every figure: say how busy it was while measuring.
+    result["machine"]["load_average_at_end"] = os.getloadavg()[0]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "serving.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "serving.md").write_text(report(result))
@@ -241,7 +243,8 @@ def report(r: dict) -> str:
         "# Serving benchmark",
         "",
         f"`{r['command']}` on {m['cores']} cores ({m['cpu']}), PostgreSQL "
-        f"{m['postgres']}, load average {m['load_average_at_start']:.1f} at the start.",
+        f"{m['postgres']}, load average {m['load_average_at_start']:.1f} at the start, "
+        f"{m.get('load_average_at_end', float('nan')):.1f} at the end.",
         f"Model: {r['model']['algorithm']}, {r['model']['labels']} labels, "
         f"{r['model']['train_size']} training labels (banking77 train.csv; retrain {r['retrain_seconds']} s) "
         "Texts: banking77 test.csv.",
