@@ -38,23 +38,28 @@ class AnswerCache:
 
     size: int
     entries: OrderedDict = field(default_factory=OrderedDict)
+    # A threaded server (gunicorn --threads) shares the cache between requests.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, key: tuple) -> tuple | None:
-        found = self.entries.get(key)
-        if found is not None:
-            self.entries.move_to_end(key)
-        return found
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
 
     def put(self, key: tuple, value: tuple) -> None:
         if self.size <= 0:
             return
-        self.entries[key] = value
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        with self.lock:
+            self.entries[key] = value
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
 
     def clear(self) -> None:
-        self.entries.clear()
+        with self.lock:
+            self.entries.clear()
 
 
 _lock = threading.Lock()
