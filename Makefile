@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench-labels bench-scale bench-next bench-smalltext clean
+.PHONY: run test lint format bench-labels bench-scale bench-next bench-smalltext bench-serving clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,12 @@ bench-import: $(VENV)/.runtime
 bench-next: $(VENV)/.runtime
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_next CELERY_BROKER_URL=redis://127.0.0.1:6379/11 \
 	$(BIN)/python bench/scale_next.py --size 1000000
+
+## Serving benchmark: the prediction API against calling the model directly (banking77, 77 labels).
+## Needs PostgreSQL; empties the tables of its own database (bench_serving) before and after.
+bench-serving: $(VENV)/.runtime
+	createdb -h 127.0.0.1 -U postgres bench_serving 2>/dev/null || true
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_serving $(BIN)/python bench/serving.py
 
 ## small-text's strategies on Sift's split and model, in their own venv (long: hours on banking77).
 ## BENCH_SEEDS / BENCH_STRATEGIES narrow a run; finished runs are kept and skipped on a rerun.

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "csp",
     "labeling",
     "learners",
+    "serving",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +146,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Service tokens first: it refuses them on every view but predict and feedback.
+        "serving.auth.ServiceTokenAuthentication",
         "labeling.throttling.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -188,6 +191,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     # The labeling page makes a few API calls per label; 20/s per user leaves room for scripts.
     "user": env.str("SIFT_API_USER_RATE", default="1200/min"),
     "bad_token": env.str("SIFT_API_BAD_TOKEN_RATE", default="20/min"),
+    # Predictions and feedback, per service token (or per person trying the API out).
+    "service": env.str("SIFT_API_SERVICE_RATE", default="60000/min"),
 }
 # Page logins: django-axes locks a username from one address out after
 # SIFT_LOGIN_FAILURE_LIMIT wrong passwords in a row, for SIFT_LOGIN_COOLOFF_MINUTES, with a 429
@@ -356,3 +361,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Serving (README "Serving"): the prediction API of serving/.
+SIFT_PREDICT_MAX_BATCH = env.int("SIFT_PREDICT_MAX_BATCH", default=500)
+SIFT_PREDICT_MAX_CHARS = env.int("SIFT_PREDICT_MAX_CHARS", default=5_000)
+# Answers kept per project and process, keyed by (model id, text hash); emptied on activation.
+SIFT_PREDICT_CACHE_SIZE = env.int("SIFT_PREDICT_CACHE_SIZE", default=10_000)
+# Every prediction is logged up to this many per project and minute; above it, this share.
+SIFT_PREDICTION_LOG_RATE = env.int("SIFT_PREDICTION_LOG_RATE", default=6_000)
+SIFT_PREDICTION_LOG_SAMPLE = env.float("SIFT_PREDICTION_LOG_SAMPLE", default=0.1)
+if not 0 < SIFT_PREDICTION_LOG_SAMPLE <= 1:
+    raise ImproperlyConfigured("SIFT_PREDICTION_LOG_SAMPLE must be above 0 and at most 1.")
+# `manage.py prune_prediction_logs` deletes log rows older than this.
+SIFT_PREDICTION_LOG_DAYS = env.int("SIFT_PREDICTION_LOG_DAYS", default=30)

@@ -18,9 +18,11 @@ api_docs = [
 urlpatterns = [
     path("", include("labeling.urls")),
     path("", include("learners.urls")),
+    path("", include("serving.urls")),
     path("api/v1/", include(api_docs)),
     path("api/v1/", include("labeling.api_urls")),
     path("api/v1/", include("learners.api_urls")),
+    path("api/v1/", include("serving.api_urls")),
     re_path(r"^api/v1/(?P<path>.*)$", api_not_found),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

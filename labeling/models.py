@@ -150,6 +150,10 @@ class Origin(models.TextChoices):
     HUMAN = "human"
     IMPORT = "import"
     ADJUDICATION = "adjudication"
+    # Items only (never a label): a text that came back from the prediction API, with a
+    # client's feedback on it, or drawn into the audit sample of live predictions.
+    FEEDBACK = "feedback"
+    AUDIT = "audit"
 
 
 class Item(models.Model):
@@ -163,6 +167,8 @@ class Item(models.Model):
     # A second hash in [0, 1): random serving order that needs no ORDER BY RANDOM().
     rand_key = models.FloatField()
     import_batch = models.ForeignKey(ImportBatch, null=True, on_delete=models.SET_NULL, related_name="items")
+    # Where the text came from: an import, or the prediction API (serving/feedback.py).
+    origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.IMPORT)
     label = models.ForeignKey(Label, null=True, on_delete=models.PROTECT, related_name="+")
     label_origin = models.CharField(max_length=12, choices=Origin.choices, blank=True)
     label_count = models.PositiveSmallIntegerField(default=0)

@@ -286,6 +286,9 @@ def shows_suggestion(project: Project, item: Item, confidence: float | None) -> 
     # Never on a test item: it would bias the labels that judge the model.
     if item.split != Split.POOL or confidence is None:
         return False
+    # The audit sample of live predictions measures the model: labeled unaided, like the test set.
+    if item.origin == Origin.AUDIT:
+        return False
     if confidence < project.suggestion_threshold:
         return False
     return not withholds_suggestion(project.seed, item.external_id, project.suggestion_withhold_share)

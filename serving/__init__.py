@@ -1,0 +1,1 @@
+"""Serving: the prediction API with its safeguards, the prediction log, feedback and monitoring."""

@@ -1,0 +1,174 @@
+"""JSON API of serving: service tokens, predictions, feedback, monitoring."""
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view, permission_classes, throttle_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from labeling.access import get_project_for_user
+from labeling.api_responses import errors
+from labeling.models import Project
+from learners.lifecycle import ModelUnavailable
+from serving import engine, monitoring, services
+from serving.auth import ServiceTokenOrPerson, ServingThrottle, service_token
+from serving.models import PredictionLog, ServiceToken
+from serving.serializers import (
+    FeedbackRequestSerializer,
+    FeedbackResultSerializer,
+    MonitoringSerializer,
+    PredictRequestSerializer,
+    PredictResponseSerializer,
+    ServiceTokenCreatedSerializer,
+    ServiceTokenCreateSerializer,
+    ServiceTokenSerializer,
+)
+
+
+def _token_data(token: ServiceToken) -> dict:
+    return ServiceTokenSerializer(token).data
+
+
+@extend_schema(methods=["GET"], responses={200: ServiceTokenSerializer(many=True), **errors(401, 403, 404)})
+@extend_schema(
+    methods=["POST"],
+    request=ServiceTokenCreateSerializer,
+    responses={201: ServiceTokenCreatedSerializer, **errors(400, 401, 403, 404)},
+)
+@api_view(["GET", "POST"])
+def service_tokens(request: Request, pk: int) -> Response:
+    """A project's service tokens (admins): they may predict and send feedback, nothing else."""
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    if request.method == "GET":
+        return Response([_token_data(t) for t in ServiceToken.objects.filter(project=project)])
+    serializer = ServiceTokenCreateSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    token, key = ServiceToken.issue(project, serializer.validated_data["name"], request.user)
+    return Response({**_token_data(token), "token": key}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=None, responses={204: None, **errors(401, 403, 404)})
+@api_view(["DELETE"])
+def service_token_revoke(request: Request, pk: int, token_id: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    token = get_object_or_404(ServiceToken, project=project, pk=token_id)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _serving_project(request: Request, pk: int) -> Project:
+    """The project a service token belongs to, or one the signed-in person administers."""
+    token = service_token(request)
+    if token is not None:
+        if token.project_id != pk:
+            raise NotFound("No such project for this token.")
+        return token.project
+    return get_project_for_user(request.user, pk=pk, admin=True)
+
+
+def _client_key(request: Request) -> str:
+    given = request.headers.get("X-Client-Key", "").strip()
+    if given:
+        return given[:100]
+    token = service_token(request)
+    return f"token:{token.pk}" if token else f"user:{request.user.pk}"
+
+
+def _serving_view(view):
+    view.cls.accepts_service_tokens = True
+    return view
+
+
+@extend_schema(
+    request=PredictRequestSerializer,
+    parameters=[
+        OpenApiParameter(
+            "X-Client-Key",
+            str,
+            OpenApiParameter.HEADER,
+            required=False,
+            description="Who the prediction is for (kept in the log).",
+        )
+    ],
+    responses={200: PredictResponseSerializer, **errors(400, 401, 403, 404, 409)},
+)
+@api_view(["POST"])
+@permission_classes([ServiceTokenOrPerson])
+@throttle_classes([ServingThrottle])
+def predict(request: Request, pk: int) -> Response:
+    """Label each text with the active model, or abstain, or refuse with a reason."""
+    project = _serving_project(request, pk)
+    try:
+        texts = services.check_batch(request.data.get("texts") if isinstance(request.data, dict) else None)
+        model, answers = services.predict(project, texts, _client_key(request))
+    except services.BadBatch as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    except (engine.NoActiveModel, ModelUnavailable) as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+    return Response(
+        {"model": model.model_id, "dataset_version": model.dataset_version, "predictions": answers}
+    )
+
+
+predict = _serving_view(predict)
+
+
+@extend_schema(
+    request=FeedbackRequestSerializer,
+    responses={201: FeedbackResultSerializer, **errors(400, 401, 403, 404, 409)},
+)
+@api_view(["POST"])
+@permission_classes([ServiceTokenOrPerson])
+@throttle_classes([ServingThrottle])
+def feedback(request: Request, prediction_id: str) -> Response:
+    """Say whether a prediction was right: the text becomes an item to label (a signal, not a label)."""
+    token = service_token(request)
+    predictions = PredictionLog.objects.select_related("project")
+    if token is not None:
+        prediction = get_object_or_404(predictions, pk=prediction_id, project_id=token.project_id)
+    else:
+        prediction = get_object_or_404(predictions, pk=prediction_id)
+        get_project_for_user(request.user, pk=prediction.project_id, admin=True)
+    serializer = FeedbackRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    try:
+        given, item, created = services.give_feedback(prediction, data["correct"], data.get("label"), token)
+    except services.FeedbackRefused as exc:
+        return Response({"error": str(exc)}, status=exc.status)
+    return Response(
+        {
+            "id": given.pk,
+            "prediction": str(prediction.pk),
+            "correct": given.correct,
+            "label": data.get("label"),
+            "item": item.pk if item else None,
+            "item_created": created,
+            "split": item.split if item else None,
+        },
+        status=status.HTTP_201_CREATED,
+    )
+
+
+feedback = _serving_view(feedback)
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("minutes", int, default=60, description="The window, 1 to 10080 minutes.")],
+    responses={200: MonitoringSerializer, **errors(400, 401, 403, 404)},
+)
+@api_view(["GET"])
+def project_monitoring(request: Request, pk: int) -> Response:
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    try:
+        minutes = int(request.query_params.get("minutes", 60))
+    except ValueError:
+        minutes = 0
+    if not 1 <= minutes <= 10_080:
+        return Response({"error": "minutes must be a whole number from 1 to 10080."}, status=400)
+    return Response(monitoring.monitoring(project, minutes))

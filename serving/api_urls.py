@@ -1,0 +1,15 @@
+from django.urls import path
+
+from serving import api
+
+urlpatterns = [
+    path("projects/<int:pk>/service-tokens", api.service_tokens, name="api-service-tokens"),
+    path(
+        "projects/<int:pk>/service-tokens/<int:token_id>",
+        api.service_token_revoke,
+        name="api-service-token-revoke",
+    ),
+    path("projects/<int:pk>/predict", api.predict, name="api-predict"),
+    path("projects/<int:pk>/monitoring", api.project_monitoring, name="api-monitoring"),
+    path("predictions/<uuid:prediction_id>/feedback", api.feedback, name="api-prediction-feedback"),
+]
