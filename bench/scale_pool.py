@@ -134,7 +134,7 @@ def insert(project: Project, owner, pool: Pool, analyze: bool = True) -> float:
     now = datetime.now(UTC)
     columns = (
         "project_id, external_id, text, meta, content_hash, split, rand_key, "
-        "label_origin, label_count, conflict, created_at, import_batch_id, label_id"
+        "label_origin, label_count, conflict, created_at, import_batch_id, label_id, origin"
     )
     with transaction.atomic():
         batch = ImportBatch.objects.create(
@@ -196,6 +196,7 @@ def _item_row(project, batch_id, pool: Pool, i: int, text: str, label_ids: dict,
         now,
         batch_id,
         label_id,
+        Origin.IMPORT,
     )
 
 

@@ -110,6 +110,7 @@ ITEM_COLUMNS = (
     "label_count",
     "conflict",
     "created_at",
+    "origin",
 )
 
 
@@ -271,6 +272,7 @@ def _item_values(project: Project, batch: ImportBatch, row: ParsedRow, labels: d
         1 if label else 0,
         False,
         timezone.now(),
+        Origin.IMPORT,
     )
 
 

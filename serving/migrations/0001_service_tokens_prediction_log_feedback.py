@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('labeling', '0008_item_origin_feedback_audit'),
+        ('labeling', '0009_item_origin_feedback_audit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0007_browse_item_text_indexes'),
+        ('labeling', '0008_label_tally_counters'),
     ]
 
     operations = [
