@@ -27,7 +27,9 @@ class ItemRowSerializer(serializers.Serializer):
     open_flags = serializers.IntegerField(required=False)
     skips = serializers.IntegerField(required=False)
     predicted_label = serializers.CharField(
-        allow_null=True, required=False, help_text="The active ranking's guess (queued items only)."
+        allow_null=True,
+        required=False,
+        help_text="The active model's guess (queued items, and labeled pool items since its retrain).",
     )
     confidence = serializers.FloatField(allow_null=True, required=False)
     priority = serializers.FloatField(allow_null=True, required=False, help_text="Higher is served sooner.")

@@ -96,6 +96,17 @@ FILTER_PARAMETERS = [
     OpenApiParameter("flagged", bool, description="Only items with an open flag. Admins only."),
     OpenApiParameter("skipped", bool, description="Only items someone skipped. Admins only."),
     OpenApiParameter(
+        "disagrees",
+        bool,
+        description="Labeled pool items the active model would label otherwise. Admins only.",
+    ),
+    OpenApiParameter("disputed", bool, description="Annotators' live votes disagree. Admins only."),
+    OpenApiParameter(
+        "suspect",
+        bool,
+        description="Likely label errors: the active model's out-of-fold suspects. Admins only.",
+    ),
+    OpenApiParameter(
         "sort", str, enum=["id", "recent", "length", "priority"], description="priority: admins only."
     ),
     OpenApiParameter("cursor", str, description="`next` or `previous` of an earlier answer."),

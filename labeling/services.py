@@ -10,6 +10,7 @@ from typing import BinaryIO
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Max, Q
+from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
@@ -189,6 +190,7 @@ def _new_item(project: Project, batch: ImportBatch, row: ParsedRow, labels: dict
         label=label,
         label_origin=Origin.IMPORT if label else "",
         label_count=1 if label else 0,
+        last_labeled_at=timezone.now() if label else None,
     )
 
 
@@ -273,7 +275,11 @@ def refresh_item_label(item: Item) -> None:
     item.label_origin = resolved.origin
     item.label_count = resolved.label_count
     item.conflict = resolved.disputed and resolved.origin != Origin.ADJUDICATION
-    item.save(update_fields=["label", "label_origin", "label_count", "conflict"])
+    item.disputed = resolved.disputed
+    item.last_labeled_at = timezone.now()
+    item.save(
+        update_fields=["label", "label_origin", "label_count", "conflict", "disputed", "last_labeled_at"]
+    )
 
 
 def skip_item(item: Item, user: AbstractBaseUser, *, flag: bool = False, comment: str = "") -> Skip:
