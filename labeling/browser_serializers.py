@@ -1,4 +1,4 @@
-"""The JSON shape of GET /api/v1/projects/{id}/items, for the OpenAPI schema."""
+"""The JSON shapes of the items browser's API (lists, one item, neighbours, bulk actions)."""
 
 from rest_framework import serializers
 
@@ -73,3 +73,57 @@ class BulkResultSerializer(serializers.Serializer):
     action = serializers.CharField()
     selected = serializers.IntegerField(help_text="Items in the selection.")
     changed = serializers.IntegerField(help_text="Items the action changed (already flagged ones are not).")
+
+
+class ItemAnnotationSerializer(serializers.Serializer):
+    """One annotation of the item (annotators: only theirs)."""
+
+    id = serializers.IntegerField()
+    user = serializers.CharField(allow_null=True)
+    label = serializers.CharField(allow_null=True, help_text="null: the annotator took their label back.")
+    origin = serializers.CharField(help_text="human, import, adjudication or bulk.")
+    created_at = serializers.DateTimeField()
+    duration_ms = serializers.IntegerField(allow_null=True)
+    suggested_label = serializers.CharField(allow_null=True, help_text="The suggestion shown with it.")
+    suggestion_confidence = serializers.FloatField(allow_null=True)
+    model_ref = serializers.CharField(allow_null=True, help_text="The model that served the suggestion.")
+    predicted_label = serializers.CharField(
+        allow_null=True, required=False, help_text="Admins: the model's guess, shown or withheld."
+    )
+
+
+class PredictionSerializer(serializers.Serializer):
+    ranking = serializers.IntegerField()
+    model_ref = serializers.CharField(allow_null=True, help_text="The model version that ranked it.")
+    active = serializers.BooleanField(help_text="The ranking the queue serves now.")
+    source = serializers.ChoiceField(
+        choices=["queue", "labeled"], help_text="A queue entry, or a labeled item."
+    )
+    label = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+
+
+class QueuePlaceSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="1: served next (before leases and skips).")
+    priority = serializers.FloatField()
+    strategy = serializers.CharField(help_text="The ranker that queued it.")
+    score = serializers.FloatField()
+    reason = serializers.CharField(help_text="Why it is there, in plain words.")
+
+
+class ItemDetailSerializer(ItemRowSerializer):
+    """The item page's data. `disputed`, `predictions` and `queue` are for admins only."""
+
+    history = ItemAnnotationSerializer(many=True)
+    disputed = serializers.BooleanField(required=False, help_text="Live votes name more than one label.")
+    predictions = PredictionSerializer(many=True, required=False)
+    queue = QueuePlaceSerializer(allow_null=True, required=False, help_text="Its place in the active queue.")
+
+
+class NeighbourSerializer(ItemRowSerializer):
+    similarity = serializers.FloatField(help_text="Cosine of the TF-IDF vectors, 0 to 1.")
+
+
+class SimilarItemsSerializer(serializers.Serializer):
+    item = serializers.IntegerField()
+    neighbours = NeighbourSerializer(many=True, help_text="Most similar first.")

@@ -1,4 +1,5 @@
-"""The Items page and GET /api/v1/projects/{id}/items: both answer from labeling/item_browser.py."""
+"""The Items page, the item page and their API: they answer from labeling/item_browser.py
+(lists), labeling/item_detail.py (one item, its neighbours) and labeling/bulk_actions.py."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,12 +13,19 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labeling import adjudication, bulk_actions, item_browser, item_detail, services
 from labeling import api_responses as out
-from labeling import bulk_actions, item_browser
 from labeling.access import get_project_for_user, is_project_admin
-from labeling.browser_serializers import BulkActionSerializer, BulkResultSerializer, ItemPageSerializer
+from labeling.browser_serializers import (
+    BulkActionSerializer,
+    BulkResultSerializer,
+    ItemDetailSerializer,
+    ItemPageSerializer,
+    SimilarItemsSerializer,
+)
 from labeling.forms import ItemFilterForm
 from labeling.models import Project
+from labeling.overlap import NoRoomForLabel
 
 
 def _browse(request: HttpRequest, project: Project, params: QueryDict, page_size: int) -> tuple:
@@ -46,7 +54,7 @@ def _browse(request: HttpRequest, project: Project, params: QueryDict, page_size
 def items(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug=slug)
     form, page = _browse(request, project, request.GET, item_browser.PAGE_SIZE)
-    rows = item_browser.describe_rows(project, request.user, page) if page else []
+    rows = item_browser.describe_rows(project, request.user, page.items, admin=page.admin) if page else []
     meta_keys = sorted({key for row in rows for key in row["meta"]})
     for row in rows:
         row["meta_cells"] = [row["meta"].get(key, "") for key in meta_keys]
@@ -128,7 +136,7 @@ def api_items(request: Request, pk: int) -> Response:
     form, page = _browse(request, project, request.query_params, limit)
     if page is None:
         return _form_errors(form)
-    rows = item_browser.describe_rows(project, request.user, page)
+    rows = item_browser.describe_rows(project, request.user, page.items, admin=page.admin)
     body = {"items": rows, "next": page.next_cursor, "previous": page.previous_cursor}
     return Response(body)
 
@@ -204,3 +212,70 @@ def items_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         request, f"Flagged {changed} item{'s' if changed != 1 else ''}; they wait on the Flagged page."
     )
     return redirect(back)
+
+
+@login_required
+@require_GET
+def item_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """One item in full (admins) or as its annotator may see it, with its nearest neighbours."""
+    project = get_project_for_user(request.user, slug=slug)
+    item, admin = item_detail.get_browsable_item(request.user, pk, project)
+    context = {
+        "project": project,
+        "item": item,
+        "is_admin": admin,
+        "detail": item_detail.describe_item(item, request.user, admin=admin),
+        "neighbours": item_detail.similar_rows(item, request.user, admin=admin),
+        "labels": project.labels.all(),
+    }
+    return render(request, "labeling/item.html", context)
+
+
+@login_required
+@require_POST
+def item_relabel(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Admins decide the item's label (an adjudication); an annotator changes their own label."""
+    project = get_project_for_user(request.user, slug=slug)
+    item, admin = item_detail.get_browsable_item(request.user, pk, project)
+    label = project.labels.filter(name=request.POST.get("label", "")).first()
+    back = reverse("labeling:item-detail", args=[project.slug, item.pk])
+    if label is None:
+        messages.error(request, "Choose one of the project's labels.")
+        return redirect(back)
+    if admin:
+        adjudication.adjudicate_item(item, request.user, label)
+        messages.success(request, f"{item.external_id} is now “{label}” (your decision as admin).")
+    else:
+        try:
+            services.save_annotation(item, request.user, label)
+        except NoRoomForLabel as exc:
+            messages.error(request, str(exc))
+            return redirect(back)
+        messages.success(request, f"Your label of {item.external_id} is now “{label}”.")
+    return redirect(back)
+
+
+@extend_schema(responses={200: ItemDetailSerializer, **out.errors(401, 404)})
+@api_view(["GET"])
+def api_item(request: Request, pk: int) -> Response:
+    """The item in full for admins; its annotator gets their own view (other users: 404)."""
+    item, admin = item_detail.get_browsable_item(request.user, pk)
+    return Response(item_detail.describe_item(item, request.user, admin=admin))
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("k", int, description=f"How many neighbours, 1 to {item_detail.MAX_NEIGHBOURS}.")
+    ],
+    responses={200: SimilarItemsSerializer, **out.errors(400, 401, 404)},
+)
+@api_view(["GET"])
+def api_item_similar(request: Request, pk: int) -> Response:
+    """The item's nearest neighbours by TF-IDF cosine, among the items the caller may browse."""
+    item, admin = item_detail.get_browsable_item(request.user, pk)
+    raw = request.query_params.get("k", str(item_detail.NEIGHBOURS))
+    if not raw.isdigit() or not 1 <= int(raw) <= item_detail.MAX_NEIGHBOURS:
+        message = f"k: give a whole number from 1 to {item_detail.MAX_NEIGHBOURS}."
+        return Response({"error": message, "fields": {"k": [message]}}, status=status.HTTP_400_BAD_REQUEST)
+    rows = item_detail.similar_rows(item, request.user, admin=admin, k=int(raw))
+    return Response({"item": item.pk, "neighbours": rows})

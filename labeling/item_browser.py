@@ -244,14 +244,15 @@ def _decode_cursor(cursor: str, sort_name: str) -> tuple[bool, tuple]:
     return bool(backwards), (key, pk)
 
 
-def describe_rows(project: Project, user: AbstractBaseUser, page: Page) -> list[dict]:
-    """The page's rows as plain dicts: what the table and the API show, by role."""
-    ids = [item.pk for item in page.items]
-    if page.admin:
+def describe_rows(project: Project, user: AbstractBaseUser, items: list[Item], *, admin: bool) -> list[dict]:
+    """Items (with label and import_batch loaded) as plain dicts: what the table, the item
+    page, its neighbours and the API show, by role."""
+    ids = [item.pk for item in items]
+    if admin:
         extras = _admin_extras(project, ids)
-        return [_admin_row(item, extras) for item in page.items]
+        return [_admin_row(item, extras) for item in items]
     mine = _own_labels(user, ids)
-    return [{**_common_row(item), "your_label": mine.get(item.pk)} for item in page.items]
+    return [{**_common_row(item), "your_label": mine.get(item.pk)} for item in items]
 
 
 def _common_row(item: Item) -> dict:

@@ -3,46 +3,14 @@
 
 import pytest
 
-from labeling import adjudication, item_browser, services
+from labeling import adjudication, item_browser
 from labeling.forms import ItemFilterForm
-from labeling.models import Item, ItemPrediction, LabelSuspect, Split
+from labeling.models import Item, ItemPrediction, Split
 from learners import reports
 from siftml import training
-from tests.factories import add_member, api_client, make_user
-from tests.labeling.test_item_browser import _ids, browse  # noqa: F401 (the fixture)
+from tests.factories import api_client
+from tests.labeling.test_item_browser import _ids
 from tests.learners.test_lifecycle import _flip_pool_labels, _load, _retrain, lab  # noqa: F401
-
-
-@pytest.fixture
-def model_view(project, owner, browse):  # noqa: F811
-    """r0: bob positive, dora negative (disputed); r2 is a test item; predictions and suspects."""
-    items = browse["items"]
-    positive, negative = browse["positive"], browse["negative"]
-    Item.objects.filter(project=project).update(split=Split.POOL)
-    Item.objects.filter(pk=items["r2"].pk).update(split=Split.TEST)
-    dora = make_user("dora")
-    add_member(project, dora)
-    project.overlap = 2
-    project.save()
-    services.save_annotation(items["r0"], dora, negative)
-    ranking = project.active_ranking
-    ItemPrediction.objects.bulk_create(
-        ItemPrediction(ranking=ranking, item=items[name], label=label, confidence=0.9)
-        for name, label in [("r0", positive), ("r1", negative)]
-    )
-    suspects = [
-        ("m1", "r1", negative, positive),  # still labeled negative: a suspect
-        ("m1", "r0", positive, negative),  # its label moved to negative since: no longer
-        ("m1", "r2", negative, positive),  # a test item: never proposed for relabeling
-        ("m0", "r1", negative, positive),  # another model's, not the active one
-    ]
-    LabelSuspect.objects.bulk_create(
-        LabelSuspect(
-            project=project, model_ref=ref, item=items[n], given=g, predicted=p, confidence=0.9, p_given=0.1
-        )
-        for ref, n, g, p in suspects
-    )
-    return {**browse, "dora": dora}
 
 
 @pytest.mark.parametrize(
