@@ -51,7 +51,9 @@ class BulkActionSerializer(serializers.Serializer):
     """An admin's bulk action on chosen ids or on every item a filter passes (one of the two)."""
 
     action = serializers.ChoiceField(
-        choices=["flag"], help_text="flag: hold the items for an admin's review."
+        choices=["flag", "label", "skip", "collect"],
+        help_text="flag: hold for an admin's review; label: give `label` (origin bulk, revertible as one); "
+        "skip: take out of the active queue; collect: add to the collection `collection`.",
     )
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
@@ -62,10 +64,23 @@ class BulkActionSerializer(serializers.Serializer):
         help_text='The items list\'s query parameters, e.g. {"q": "refund", "state": "unlabeled"}.',
     )
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    label = serializers.CharField(required=False, help_text="label: the label's name.")
+    collection = serializers.CharField(
+        required=False, max_length=100, help_text="collect: the collection's name."
+    )
+    include_test = serializers.BooleanField(
+        default=False,
+        help_text="label: also label test items. Risky: test labels judge every model, and labels "
+        "given in bulk (often from a model's view) bend that yardstick toward the model.",
+    )
 
     def validate(self, data: dict) -> dict:
         if ("ids" in data) == ("filter" in data):
             raise serializers.ValidationError("Give either `ids` or `filter`, not both and not neither.")
+        if data["action"] == "label" and not data.get("label"):
+            raise serializers.ValidationError({"label": ["Name the label to give."]})
+        if data["action"] == "collect" and not (data.get("collection") or "").strip():
+            raise serializers.ValidationError({"collection": ["Name the collection."]})
         return data
 
 
@@ -73,6 +88,14 @@ class BulkResultSerializer(serializers.Serializer):
     action = serializers.CharField()
     selected = serializers.IntegerField(help_text="Items in the selection.")
     changed = serializers.IntegerField(help_text="Items the action changed (already flagged ones are not).")
+    bulk_action = serializers.IntegerField(
+        allow_null=True, help_text="The recorded action's id (label: POST /api/v1/bulk-actions/{id}/revert)."
+    )
+
+
+class BulkRevertSerializer(serializers.Serializer):
+    bulk_action = serializers.IntegerField()
+    withdrawn = serializers.IntegerField(help_text="Items whose bulk label was taken back.")
 
 
 class ItemAnnotationSerializer(serializers.Serializer):

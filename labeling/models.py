@@ -151,6 +151,10 @@ class Origin(models.TextChoices):
     HUMAN = "human"
     IMPORT = "import"
     ADJUDICATION = "adjudication"
+    # An admin's label given to many items at once from the items browser (a BulkAction):
+    # it votes as that admin, and a dataset version can tell it apart from a label given
+    # while reading the item.
+    BULK = "bulk"
 
 
 class Item(models.Model):
@@ -227,6 +231,10 @@ class Annotation(models.Model):
     strategy = models.CharField(max_length=40, blank=True)
     predicted_label = models.ForeignKey(
         Label, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The bulk action that wrote it (origin "bulk"): reverted as one.
+    bulk_action = models.ForeignKey(
+        "BulkAction", null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -417,3 +425,50 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} v{self.number}"
+
+
+class Collection(models.Model):
+    """A named set of items an admin gathered from the items browser (e.g. "hard cases")."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="collections")
+    name = models.CharField(max_length=100)
+    items = models.ManyToManyField(Item, related_name="collections", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="collection_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.project})"
+
+
+class BulkAction(models.Model):
+    """One bulk action of the items browser: what, by whom, on how many items; labels revert as one."""
+
+    class Kind(models.TextChoices):
+        FLAG = "flag"
+        LABEL = "label"
+        SKIP = "skip"
+        COLLECT = "collect"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="bulk_actions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    include_test = models.BooleanField(default=False, help_text="The admin chose to include test items.")
+    selected = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    reverted_at = models.DateTimeField(null=True, blank=True)
+    reverted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.changed} items in {self.project}"

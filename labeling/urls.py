@@ -28,4 +28,5 @@ urlpatterns = [
     path("projects/<slug:slug>/versions/<int:a>/diff/<int:b>/", views.version_diff, name="version-diff"),
     path("projects/<slug:slug>/items/", browser_views.items, name="items"),
     path("projects/<slug:slug>/items/bulk", browser_views.items_bulk, name="items-bulk"),
+    path("projects/<slug:slug>/bulk-actions/<int:pk>/revert", browser_views.bulk_revert, name="bulk-revert"),
 ]
