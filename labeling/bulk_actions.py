@@ -159,25 +159,26 @@ def _live_label(votes: list[Vote], voter: str) -> int | None:
 
 
 def _refresh_labels(ids: list[int]) -> None:
-    """labeling.services.refresh_item_label for many locked items: one read, one bulk update."""
+    """labeling.services.refresh_item_label for many locked items: one read, then one UPDATE
+    per distinct outcome (a bulk label gives nearly all items the same one). Django's
+    bulk_update writes a CASE per row and field instead: 70 s for 10,000 items here."""
     now = timezone.now()
     votes = _votes(ids)
-    items = []
+    outcomes: dict[tuple, list[int]] = {}
     for pk in ids:
         resolved = resolve(votes.get(pk, []))
-        items.append(
-            Item(
-                pk=pk,
-                label_id=resolved.label_id,
-                label_origin=resolved.origin,
-                label_count=resolved.label_count,
-                conflict=resolved.disputed and resolved.origin != Origin.ADJUDICATION,
-                disputed=resolved.disputed,
-                last_labeled_at=now,
-            )
+        conflict = resolved.disputed and resolved.origin != Origin.ADJUDICATION
+        key = (resolved.label_id, resolved.origin, resolved.label_count, conflict, resolved.disputed)
+        outcomes.setdefault(key, []).append(pk)
+    for (label_id, origin, count, conflict, disputed), pks in outcomes.items():
+        Item.objects.filter(pk__in=pks).update(
+            label_id=label_id,
+            label_origin=origin,
+            label_count=count,
+            conflict=conflict,
+            disputed=disputed,
+            last_labeled_at=now,
         )
-    fields = ["label", "label_origin", "label_count", "conflict", "disputed", "last_labeled_at"]
-    Item.objects.bulk_update(items, fields, batch_size=1000)
 
 
 def skip_items(project: Project, items: QuerySet[Item], user: AbstractBaseUser) -> BulkAction:
