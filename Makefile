@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench-labels bench-scale bench-next bench-smalltext bench-serving clean
+.PHONY: run test lint format bench-labels bench-scale bench-next bench-smalltext bench-serving bench-browse clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -155,3 +155,11 @@ bench-faults: $(VENV)/.runtime
 	CELERY_BROKER_URL=redis://127.0.0.1:6390/0 \
 		$(BIN)/python bench/faults.py --pg-cluster $$pg_version/$(BENCH_FAULTS_PG) $(BENCH_FAULTS_ARGS); \
 	status=$$?; pg_dropcluster --stop $$pg_version $(BENCH_FAULTS_PG); exit $$status
+
+## Items-browser benchmark at 1,000,000 items / 50,000 labels (PostgreSQL): pages, search,
+## "more like this", a bulk label of 10,000 items. Empties its own database (bench_browse).
+BENCH_BROWSE_SIZE ?= 1000000
+bench-browse: $(VENV)/.runtime
+	createdb -h 127.0.0.1 -U postgres bench_browse 2>/dev/null || true
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_browse \
+		$(BIN)/python bench/browse.py --size $(BENCH_BROWSE_SIZE) --labels 50000

@@ -134,7 +134,8 @@ def insert(project: Project, owner, pool: Pool, analyze: bool = True) -> float:
     now = datetime.now(UTC)
     columns = (
         "project_id, external_id, text, meta, content_hash, split, rand_key, "
-        "label_origin, label_count, conflict, created_at, import_batch_id, label_id, origin"
+        "label_origin, label_count, conflict, disputed, last_labeled_at, created_at, "
+        "import_batch_id, label_id, origin"
     )
     with transaction.atomic():
         batch = ImportBatch.objects.create(
@@ -193,6 +194,8 @@ def _item_row(project, batch_id, pool: Pool, i: int, text: str, label_ids: dict,
         Origin.IMPORT if label_id else "",
         1 if label_id else 0,
         False,
+        False,
+        now if label_id else None,
         now,
         batch_id,
         label_id,
@@ -295,7 +298,9 @@ def reset_human_labels(project: Project) -> int:
         human = Annotation.objects.filter(item__project=project).exclude(origin=Origin.IMPORT)
         item_ids = list(human.values_list("item_id", flat=True).distinct())
         human.delete()
-        Item.objects.filter(pk__in=item_ids).update(label=None, label_origin="", label_count=0)
+        Item.objects.filter(pk__in=item_ids).update(
+            label=None, label_origin="", label_count=0, disputed=False, last_labeled_at=None
+        )
         Lease.objects.filter(item__project=project).delete()
         Skip.objects.filter(item__project=project).delete()
     counters.rebuild(project)  # the deletes above bypassed the services

@@ -12,6 +12,8 @@ urlpatterns = [
     path("projects/<int:pk>/versions", api.project_versions, name="api-project-versions"),
     path("projects/<int:pk>/versions/<int:number>/export", api.version_export, name="api-version-export"),
     path("projects/<int:pk>/versions/<int:a>/diff/<int:b>", api.version_diff, name="api-version-diff"),
+    path("items/<int:pk>", browser_views.api_item, name="api-item"),
+    path("items/<int:pk>/similar", browser_views.api_item_similar, name="api-item-similar"),
     path("items/<int:pk>/annotations", api.item_annotations, name="api-item-annotations"),
     path("items/<int:pk>/skip", api.item_skip, name="api-item-skip"),
     path("projects/<int:pk>/history", api.project_history, name="api-project-history"),
@@ -27,4 +29,5 @@ urlpatterns = [
     path("auth/token/revoke", api.token_revoke, name="api-token-revoke"),
     path("projects/<int:pk>/items", browser_views.api_items, name="api-project-items"),
     path("projects/<int:pk>/items/bulk", browser_views.api_items_bulk, name="api-project-items-bulk"),
+    path("bulk-actions/<int:pk>/revert", browser_views.api_bulk_revert, name="api-bulk-revert"),
 ]

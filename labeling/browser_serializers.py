@@ -1,4 +1,4 @@
-"""The JSON shape of GET /api/v1/projects/{id}/items, for the OpenAPI schema."""
+"""The JSON shapes of the items browser's API (lists, one item, neighbours, bulk actions)."""
 
 from rest_framework import serializers
 
@@ -27,7 +27,9 @@ class ItemRowSerializer(serializers.Serializer):
     open_flags = serializers.IntegerField(required=False)
     skips = serializers.IntegerField(required=False)
     predicted_label = serializers.CharField(
-        allow_null=True, required=False, help_text="The active ranking's guess (queued items only)."
+        allow_null=True,
+        required=False,
+        help_text="The active model's guess (queued items, and labeled pool items since its retrain).",
     )
     confidence = serializers.FloatField(allow_null=True, required=False)
     priority = serializers.FloatField(allow_null=True, required=False, help_text="Higher is served sooner.")
@@ -49,7 +51,9 @@ class BulkActionSerializer(serializers.Serializer):
     """An admin's bulk action on chosen ids or on every item a filter passes (one of the two)."""
 
     action = serializers.ChoiceField(
-        choices=["flag"], help_text="flag: hold the items for an admin's review."
+        choices=["flag", "label", "skip", "collect"],
+        help_text="flag: hold for an admin's review; label: give `label` (origin bulk, revertible as one); "
+        "skip: take out of the active queue; collect: add to the collection `collection`.",
     )
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
@@ -60,10 +64,23 @@ class BulkActionSerializer(serializers.Serializer):
         help_text='The items list\'s query parameters, e.g. {"q": "refund", "state": "unlabeled"}.',
     )
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    label = serializers.CharField(required=False, help_text="label: the label's name.")
+    collection = serializers.CharField(
+        required=False, max_length=100, help_text="collect: the collection's name."
+    )
+    include_test = serializers.BooleanField(
+        default=False,
+        help_text="label: also label test items. Risky: test labels judge every model, and labels "
+        "given in bulk (often from a model's view) bend that yardstick toward the model.",
+    )
 
     def validate(self, data: dict) -> dict:
         if ("ids" in data) == ("filter" in data):
             raise serializers.ValidationError("Give either `ids` or `filter`, not both and not neither.")
+        if data["action"] == "label" and not data.get("label"):
+            raise serializers.ValidationError({"label": ["Name the label to give."]})
+        if data["action"] == "collect" and not (data.get("collection") or "").strip():
+            raise serializers.ValidationError({"collection": ["Name the collection."]})
         return data
 
 
@@ -71,3 +88,65 @@ class BulkResultSerializer(serializers.Serializer):
     action = serializers.CharField()
     selected = serializers.IntegerField(help_text="Items in the selection.")
     changed = serializers.IntegerField(help_text="Items the action changed (already flagged ones are not).")
+    bulk_action = serializers.IntegerField(
+        allow_null=True, help_text="The recorded action's id (label: POST /api/v1/bulk-actions/{id}/revert)."
+    )
+
+
+class BulkRevertSerializer(serializers.Serializer):
+    bulk_action = serializers.IntegerField()
+    withdrawn = serializers.IntegerField(help_text="Items whose bulk label was taken back.")
+
+
+class ItemAnnotationSerializer(serializers.Serializer):
+    """One annotation of the item (annotators: only theirs)."""
+
+    id = serializers.IntegerField()
+    user = serializers.CharField(allow_null=True)
+    label = serializers.CharField(allow_null=True, help_text="null: the annotator took their label back.")
+    origin = serializers.CharField(help_text="human, import, adjudication or bulk.")
+    created_at = serializers.DateTimeField()
+    duration_ms = serializers.IntegerField(allow_null=True)
+    suggested_label = serializers.CharField(allow_null=True, help_text="The suggestion shown with it.")
+    suggestion_confidence = serializers.FloatField(allow_null=True)
+    model_ref = serializers.CharField(allow_null=True, help_text="The model that served the suggestion.")
+    predicted_label = serializers.CharField(
+        allow_null=True, required=False, help_text="Admins: the model's guess, shown or withheld."
+    )
+
+
+class PredictionSerializer(serializers.Serializer):
+    ranking = serializers.IntegerField()
+    model_ref = serializers.CharField(allow_null=True, help_text="The model version that ranked it.")
+    active = serializers.BooleanField(help_text="The ranking the queue serves now.")
+    source = serializers.ChoiceField(
+        choices=["queue", "labeled"], help_text="A queue entry, or a labeled item."
+    )
+    label = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+
+
+class QueuePlaceSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="1: served next (before leases and skips).")
+    priority = serializers.FloatField()
+    strategy = serializers.CharField(help_text="The ranker that queued it.")
+    score = serializers.FloatField()
+    reason = serializers.CharField(help_text="Why it is there, in plain words.")
+
+
+class ItemDetailSerializer(ItemRowSerializer):
+    """The item page's data. `disputed`, `predictions` and `queue` are for admins only."""
+
+    history = ItemAnnotationSerializer(many=True)
+    disputed = serializers.BooleanField(required=False, help_text="Live votes name more than one label.")
+    predictions = PredictionSerializer(many=True, required=False)
+    queue = QueuePlaceSerializer(allow_null=True, required=False, help_text="Its place in the active queue.")
+
+
+class NeighbourSerializer(ItemRowSerializer):
+    similarity = serializers.FloatField(help_text="Cosine of the TF-IDF vectors, 0 to 1.")
+
+
+class SimilarItemsSerializer(serializers.Serializer):
+    item = serializers.IntegerField()
+    neighbours = NeighbourSerializer(many=True, help_text="Most similar first.")

@@ -1,9 +1,10 @@
-"""The Items page and GET /api/v1/projects/{id}/items: both answer from labeling/item_browser.py."""
+"""The Items page, the item page and their API: they answer from labeling/item_browser.py
+(lists), labeling/item_detail.py (one item, its neighbours) and labeling/bulk_actions.py."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,12 +13,20 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labeling import adjudication, bulk_actions, item_browser, item_detail, services
 from labeling import api_responses as out
-from labeling import bulk_actions, item_browser
-from labeling.access import get_project_for_user, is_project_admin
-from labeling.browser_serializers import BulkActionSerializer, BulkResultSerializer, ItemPageSerializer
+from labeling.access import get_project_for_user, is_project_admin, visible_projects
+from labeling.browser_serializers import (
+    BulkActionSerializer,
+    BulkResultSerializer,
+    BulkRevertSerializer,
+    ItemDetailSerializer,
+    ItemPageSerializer,
+    SimilarItemsSerializer,
+)
 from labeling.forms import ItemFilterForm
-from labeling.models import Project
+from labeling.models import BulkAction, Project
+from labeling.overlap import NoRoomForLabel
 
 
 def _browse(request: HttpRequest, project: Project, params: QueryDict, page_size: int) -> tuple:
@@ -46,7 +55,7 @@ def _browse(request: HttpRequest, project: Project, params: QueryDict, page_size
 def items(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug=slug)
     form, page = _browse(request, project, request.GET, item_browser.PAGE_SIZE)
-    rows = item_browser.describe_rows(project, request.user, page) if page else []
+    rows = item_browser.describe_rows(project, request.user, page.items, admin=page.admin) if page else []
     meta_keys = sorted({key for row in rows for key in row["meta"]})
     for row in rows:
         row["meta_cells"] = [row["meta"].get(key, "") for key in meta_keys]
@@ -60,6 +69,12 @@ def items(request: HttpRequest, slug: str) -> HttpResponse:
         "previous_query": _query_with_cursor(request.GET, page.previous_cursor if page else None),
         "meta_keys": meta_keys,
         "filter_query": _filter_query(request.GET),
+        "labels": project.labels.all(),
+        "bulk_labels": project.bulk_actions.filter(kind=BulkAction.Kind.LABEL)
+        .select_related("label", "user")
+        .order_by("-pk")[:5]
+        if is_project_admin(request.user, project)
+        else [],
     }
     return render(request, "labeling/items.html", context, status=200 if page else 400)
 
@@ -96,6 +111,17 @@ FILTER_PARAMETERS = [
     OpenApiParameter("flagged", bool, description="Only items with an open flag. Admins only."),
     OpenApiParameter("skipped", bool, description="Only items someone skipped. Admins only."),
     OpenApiParameter(
+        "disagrees",
+        bool,
+        description="Labeled pool items the active model would label otherwise. Admins only.",
+    ),
+    OpenApiParameter("disputed", bool, description="Annotators' live votes disagree. Admins only."),
+    OpenApiParameter(
+        "suspect",
+        bool,
+        description="Likely label errors: the active model's out-of-fold suspects. Admins only.",
+    ),
+    OpenApiParameter(
         "sort", str, enum=["id", "recent", "length", "priority"], description="priority: admins only."
     ),
     OpenApiParameter("cursor", str, description="`next` or `previous` of an earlier answer."),
@@ -117,7 +143,7 @@ def api_items(request: Request, pk: int) -> Response:
     form, page = _browse(request, project, request.query_params, limit)
     if page is None:
         return _form_errors(form)
-    rows = item_browser.describe_rows(project, request.user, page)
+    rows = item_browser.describe_rows(project, request.user, page.items, admin=page.admin)
     body = {"items": rows, "next": page.next_cursor, "previous": page.previous_cursor}
     return Response(body)
 
@@ -143,7 +169,7 @@ def _limit(raw: str | None) -> int | None:
 )
 @api_view(["POST"])
 def api_items_bulk(request: Request, pk: int) -> Response:
-    """Flag chosen ids or a whole filtered result, in one transaction; answer with the counts."""
+    """Flag, label, skip or collect chosen ids or a whole filtered result, in one transaction."""
     project = get_project_for_user(request.user, pk=pk, admin=True)
     serializer = BulkActionSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -154,42 +180,199 @@ def api_items_bulk(request: Request, pk: int) -> Response:
         if not form.is_valid():
             return _form_errors(form)
         filters = form.cleaned_data
+    label = None
+    if data["action"] == "label":
+        label = project.labels.filter(name=data["label"]).first()
+        if label is None:
+            message = f"label: {data['label']!r} is not a label of this project."
+            return Response(
+                {"error": message, "fields": {"label": [message]}}, status=status.HTTP_400_BAD_REQUEST
+            )
     try:
         items = bulk_actions.select_items(project, request.user, ids=data.get("ids"), filters=filters)
-        selected = items.count()
-        changed = bulk_actions.flag_items(items, request.user, data["comment"])
+        result = _run_bulk(project, request.user, items, data["action"], data, label)
     except bulk_actions.SelectionRejected as exc:
         return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-    return Response({"action": data["action"], "selected": selected, "changed": changed})
+    return Response({"action": data["action"], **result})
+
+
+def _run_bulk(project: Project, user, items, action: str, data: dict, label) -> dict:
+    """Run one bulk action; {"selected", "changed", "bulk_action"} (flags keep no record)."""
+    if action == "flag":
+        selected = items.count()
+        changed = bulk_actions.flag_items(items, user, data.get("comment", ""))
+        return {"selected": selected, "changed": changed, "bulk_action": None}
+    if action == "label":
+        if not data.get("include_test"):
+            items = items.filter(split="pool")
+        done = bulk_actions.label_items(
+            project, items, user, label, include_test=bool(data.get("include_test"))
+        )
+    elif action == "skip":
+        done = bulk_actions.skip_items(project, items, user)
+    else:
+        done = bulk_actions.collect_items(project, items, user, data["collection"].strip())
+    return {"selected": done.selected, "changed": done.changed, "bulk_action": done.pk}
+
+
+@extend_schema(request=None, responses={200: BulkRevertSerializer, **out.errors(400, 401, 403, 404)})
+@api_view(["POST"])
+def api_bulk_revert(request: Request, pk: int) -> Response:
+    """Take back a bulk label as one action (items relabeled since keep their later label)."""
+    action = get_object_or_404(BulkAction, pk=pk, project__in=visible_projects(request.user))
+    get_project_for_user(request.user, pk=action.project_id, admin=True)
+    try:
+        withdrawn = bulk_actions.revert_labels(action, request.user)
+    except bulk_actions.SelectionRejected as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    return Response({"bulk_action": action.pk, "withdrawn": withdrawn})
+
+
+BULK_VERBS = {
+    "flag": "Flag",
+    "label": "Label",
+    "skip": "Take out of the queue",
+    "collect": "Add to a collection",
+}
 
 
 @login_required
 @require_POST
 def items_bulk(request: HttpRequest, slug: str) -> HttpResponse:
-    """Flag the ticked rows or every matching item: first a count to confirm, then the action."""
+    """A bulk action on the ticked rows or every matching item: first a count to confirm, then the action."""
     project = get_project_for_user(request.user, slug=slug, admin=True)
     query = request.POST.get("query", "")
     back = reverse("labeling:items", args=[project.slug]) + (f"?{query}" if query else "")
     form = ItemFilterForm(QueryDict(query), project=project, admin=True)
     everything = request.POST.get("scope") == "filter"
+    action = request.POST.get("action", "flag")
     ids = [int(pk) for pk in request.POST.getlist("ids") if pk.isdigit()]
-    if not form.is_valid() or not (everything or ids):
+    if not form.is_valid() or not (everything or ids) or action not in BULK_VERBS:
         messages.error(request, "Tick some rows first, or choose every matching item.")
+        return redirect(back)
+    data = {
+        "comment": request.POST.get("comment", "")[:2000],
+        "collection": request.POST.get("collection", "").strip()[:100],
+        "include_test": request.POST.get("include_test") == "on",
+    }
+    label = project.labels.filter(name=request.POST.get("label", "")).first()
+    if (action == "label" and label is None) or (action == "collect" and not data["collection"]):
+        messages.error(request, "Choose a label to give." if action == "label" else "Name the collection.")
         return redirect(back)
     try:
         items = bulk_actions.select_items(
-            project, request.user, ids=None if everything else ids, filters=form.cleaned_data
+            project,
+            request.user,
+            ids=None if everything else ids,
+            filters=form.cleaned_data,
+            include_test=action != "label" or data["include_test"],
         )
         if request.POST.get("confirm") != "yes":
-            context = {"project": project, "count": items.count(), "ids": ids, "everything": everything}
+            context = {
+                "project": project,
+                "count": items.count(),
+                "tests": items.filter(split="test").count(),
+                "ids": ids,
+                "everything": everything,
+                "action": action,
+                "verb": BULK_VERBS[action],
+                "label": label,
+                **data,
+            }
             return render(
                 request, "labeling/items_bulk_confirm.html", {**context, "query": query, "back": back}
             )
-        changed = bulk_actions.flag_items(items, request.user, request.POST.get("comment", "")[:2000])
+        result = _run_bulk(project, request.user, items, action, data, label)
     except bulk_actions.SelectionRejected as exc:
         messages.error(request, str(exc))
         return redirect(back)
-    messages.success(
-        request, f"Flagged {changed} item{'s' if changed != 1 else ''}; they wait on the Flagged page."
-    )
+    n = result["changed"]
+    done = {
+        "flag": "flagged; they wait on the Flagged page",
+        "label": f"labeled “{label}” (one bulk action, revertible below)",
+        "skip": "taken out of the active queue",
+        "collect": f"added to “{data['collection']}”",
+    }[action]
+    messages.success(request, f"{n} item{'s' if n != 1 else ''} {done}.")
     return redirect(back)
+
+
+@login_required
+@require_POST
+def bulk_revert(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    action = get_object_or_404(BulkAction, pk=pk, project=project)
+    try:
+        withdrawn = bulk_actions.revert_labels(action, request.user)
+    except bulk_actions.SelectionRejected as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Reverted: the bulk label was taken back on {withdrawn} items.")
+    return redirect("labeling:items", slug=project.slug)
+
+
+@login_required
+@require_GET
+def item_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """One item in full (admins) or as its annotator may see it, with its nearest neighbours."""
+    project = get_project_for_user(request.user, slug=slug)
+    item, admin = item_detail.get_browsable_item(request.user, pk, project)
+    context = {
+        "project": project,
+        "item": item,
+        "is_admin": admin,
+        "detail": item_detail.describe_item(item, request.user, admin=admin),
+        "neighbours": item_detail.similar_rows(item, request.user, admin=admin),
+        "labels": project.labels.all(),
+    }
+    return render(request, "labeling/item.html", context)
+
+
+@login_required
+@require_POST
+def item_relabel(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Admins decide the item's label (an adjudication); an annotator changes their own label."""
+    project = get_project_for_user(request.user, slug=slug)
+    item, admin = item_detail.get_browsable_item(request.user, pk, project)
+    label = project.labels.filter(name=request.POST.get("label", "")).first()
+    back = reverse("labeling:item-detail", args=[project.slug, item.pk])
+    if label is None:
+        messages.error(request, "Choose one of the project's labels.")
+        return redirect(back)
+    if admin:
+        adjudication.adjudicate_item(item, request.user, label)
+        messages.success(request, f"{item.external_id} is now “{label}” (your decision as admin).")
+    else:
+        try:
+            services.save_annotation(item, request.user, label)
+        except NoRoomForLabel as exc:
+            messages.error(request, str(exc))
+            return redirect(back)
+        messages.success(request, f"Your label of {item.external_id} is now “{label}”.")
+    return redirect(back)
+
+
+@extend_schema(responses={200: ItemDetailSerializer, **out.errors(401, 404)})
+@api_view(["GET"])
+def api_item(request: Request, pk: int) -> Response:
+    """The item in full for admins; its annotator gets their own view (other users: 404)."""
+    item, admin = item_detail.get_browsable_item(request.user, pk)
+    return Response(item_detail.describe_item(item, request.user, admin=admin))
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("k", int, description=f"How many neighbours, 1 to {item_detail.MAX_NEIGHBOURS}.")
+    ],
+    responses={200: SimilarItemsSerializer, **out.errors(400, 401, 404)},
+)
+@api_view(["GET"])
+def api_item_similar(request: Request, pk: int) -> Response:
+    """The item's nearest neighbours by TF-IDF cosine, among the items the caller may browse."""
+    item, admin = item_detail.get_browsable_item(request.user, pk)
+    raw = request.query_params.get("k", str(item_detail.NEIGHBOURS))
+    if not raw.isdigit() or not 1 <= int(raw) <= item_detail.MAX_NEIGHBOURS:
+        message = f"k: give a whole number from 1 to {item_detail.MAX_NEIGHBOURS}."
+        return Response({"error": message, "fields": {"k": [message]}}, status=status.HTTP_400_BAD_REQUEST)
+    rows = item_detail.similar_rows(item, request.user, admin=admin, k=int(raw))
+    return Response({"item": item.pk, "neighbours": rows})

@@ -244,6 +244,9 @@ class ItemFilterForm(forms.Form):
         "conf_max",
         "flagged",
         "skipped",
+        "disagrees",
+        "disputed",
+        "suspect",
     )
 
     q = forms.CharField(required=False, max_length=200, label="Search words")
@@ -280,6 +283,19 @@ class ItemFilterForm(forms.Form):
     conf_max = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="Confidence to")
     flagged = forms.BooleanField(required=False, label="Open flag")
     skipped = forms.BooleanField(required=False, label="Skipped")
+    disagrees = forms.BooleanField(
+        required=False,
+        label="Model disagrees with the label",
+        help_text="Labeled pool items whose label the active model would not give.",
+    )
+    disputed = forms.BooleanField(
+        required=False, label="Annotators disagree", help_text="Live votes name more than one label."
+    )
+    suspect = forms.BooleanField(
+        required=False,
+        label="Likely label error",
+        help_text="The data-quality page's out-of-fold suspects (pool items only).",
+    )
     sort = forms.ChoiceField(required=False, choices=SORTS + ADMIN_SORTS)
     cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 

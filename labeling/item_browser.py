@@ -14,10 +14,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core import signing
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Length
 
-from labeling.models import Annotation, Item, Project, QueueEntry, Skip
+from labeling.models import Annotation, Item, ItemPrediction, LabelSuspect, Project, QueueEntry, Skip, Split
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -61,6 +61,7 @@ def filter_items(project: Project, user: AbstractBaseUser, filters: dict, *, adm
     items = _text_filters(items, filters)
     items = _label_filters(items, filters)
     items = _prediction_filters(project, items, filters)
+    items = _model_view_filters(project, items, filters)
     if filters.get("created_from"):
         items = items.filter(created_at__date__gte=filters["created_from"])
     if filters.get("created_to"):
@@ -135,20 +136,46 @@ def _prediction_filters(project: Project, items: QuerySet[Item], filters: dict) 
     return items
 
 
+def _model_view_filters(project: Project, items: QuerySet[Item], filters: dict) -> QuerySet[Item]:
+    """The model's view of labeled items: disagreements with the label, between annotators, suspects."""
+    if filters.get("disagrees"):
+        # The active ranking's model's guess for labeled pool items (learners/ranking.py).
+        other = ItemPrediction.objects.filter(
+            ranking_id=project.active_ranking_id, item=OuterRef("pk")
+        ).exclude(label=OuterRef("label"))
+        items = items.filter(label__isnull=False).filter(Exists(other))
+    if filters.get("disputed"):
+        items = items.filter(disputed=True)
+    if filters.get("suspect"):
+        # The data-quality page's out-of-fold suspects of the active model, pool only, and
+        # only while the label is still the one the model doubted.
+        model_ref = project.active_ranking.model_ref if project.active_ranking_id else None
+        doubted = LabelSuspect.objects.filter(
+            project=project, model_ref=model_ref, item=OuterRef("pk"), given=OuterRef("label")
+        )
+        items = items.filter(split=Split.POOL).filter(Exists(doubted))
+    return items
+
+
 def _queue_entries(project: Project) -> QuerySet[QueueEntry]:
     return QueueEntry.objects.filter(ranking_id=project.active_ranking_id, item=OuterRef("pk"))
 
 
 def _with_sort_key(project: Project, items: QuerySet[Item], sort: str) -> QuerySet[Item]:
-    """Annotate the sort key; items without one (never labeled, not queued) drop out of that sort."""
+    """Annotate the sort key; items without one (never labeled, not queued) drop out of that sort.
+
+    Each sort walks an index in keyset order: `item_recent` (migration 0008), the length
+    index of migration 0007, and `queue_priority_item` through a join on the active ranking.
+    """
     if sort == "recent":
-        latest = Annotation.objects.filter(item=OuterRef("pk")).order_by("-created_at")
-        items = items.annotate(last_labeled_at=Subquery(latest.values("created_at")[:1]))
         return items.filter(last_labeled_at__isnull=False)
     if sort == "length":
         return items.annotate(text_length=Length("text"))
     if sort == "priority":
-        items = items.annotate(priority=Subquery(_queue_entries(project).values("priority")[:1]))
+        entry = FilteredRelation(
+            "queue_entries", condition=Q(queue_entries__ranking_id=project.active_ranking_id)
+        )
+        items = items.alias(entry=entry).annotate(priority=F("entry__priority"))
         return items.filter(priority__isnull=False)
     return items
 
@@ -217,14 +244,15 @@ def _decode_cursor(cursor: str, sort_name: str) -> tuple[bool, tuple]:
     return bool(backwards), (key, pk)
 
 
-def describe_rows(project: Project, user: AbstractBaseUser, page: Page) -> list[dict]:
-    """The page's rows as plain dicts: what the table and the API show, by role."""
-    ids = [item.pk for item in page.items]
-    if page.admin:
+def describe_rows(project: Project, user: AbstractBaseUser, items: list[Item], *, admin: bool) -> list[dict]:
+    """Items (with label and import_batch loaded) as plain dicts: what the table, the item
+    page, its neighbours and the API show, by role."""
+    ids = [item.pk for item in items]
+    if admin:
         extras = _admin_extras(project, ids)
-        return [_admin_row(item, extras) for item in page.items]
+        return [_admin_row(item, extras) for item in items]
     mine = _own_labels(user, ids)
-    return [{**_common_row(item), "your_label": mine.get(item.pk)} for item in page.items]
+    return [{**_common_row(item), "your_label": mine.get(item.pk)} for item in items]
 
 
 def _common_row(item: Item) -> dict:
@@ -241,6 +269,7 @@ def _common_row(item: Item) -> dict:
 
 def _admin_row(item: Item, extras: dict) -> dict:
     prediction = extras["predictions"].get(item.pk)
+    guess = extras["labeled_predictions"].get(item.pk)
     return {
         **_common_row(item),
         "split": item.split,
@@ -252,8 +281,8 @@ def _admin_row(item: Item, extras: dict) -> dict:
         "skips": extras["skips"].get(item.pk, 0),
         "predicted_label": prediction.suggested_label.name
         if prediction and prediction.suggested_label
-        else None,
-        "confidence": prediction.confidence if prediction else None,
+        else (guess.label.name if guess else None),
+        "confidence": prediction.confidence if prediction else (guess.confidence if guess else None),
         "priority": prediction.priority if prediction else None,
         "reason": prediction.reason if prediction else None,
     }
@@ -272,6 +301,12 @@ def _admin_extras(project: Project, ids: list[int]) -> dict:
         "flags": counts(skips.filter(flagged=True, resolved_at=None)),
         "skips": counts(skips.filter(flagged=False)),
         "predictions": {e.item_id: e for e in entries.select_related("suggested_label")},
+        "labeled_predictions": {
+            p.item_id: p
+            for p in ItemPrediction.objects.filter(
+                ranking_id=project.active_ranking_id, item__in=ids
+            ).select_related("label")
+        },
     }
 
 

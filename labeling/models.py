@@ -11,6 +11,7 @@ import secrets
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 
@@ -154,6 +155,10 @@ class Origin(models.TextChoices):
     # client's feedback on it, or drawn into the audit sample of live predictions.
     FEEDBACK = "feedback"
     AUDIT = "audit"
+    # An admin's label given to many items at once from the items browser (a BulkAction):
+    # it votes as that admin, and a dataset version can tell it apart from a label given
+    # while reading the item.
+    BULK = "bulk"
 
 
 class Item(models.Model):
@@ -175,6 +180,11 @@ class Item(models.Model):
     # Annotators' live labels disagree and no adjudication has decided: the item waits in
     # the adjudication queue. Kept with the resolved label, in the same transaction.
     conflict = models.BooleanField(default=False)
+    # Live votes name more than one label, whether or not an adjudication has decided
+    # since (the items browser's "annotators disagree"). Kept with the resolved label.
+    disputed = models.BooleanField(default=False)
+    # When its latest annotation was recorded (the items browser's "recent" sort).
+    last_labeled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -183,6 +193,15 @@ class Item(models.Model):
         ]
         indexes = [
             models.Index(fields=["project"], condition=models.Q(conflict=True), name="item_conflict"),
+            models.Index(fields=["project"], condition=models.Q(disputed=True), name="item_disputed"),
+            # The "recent" sort walks this index page by page (keyset on (time, id)).
+            models.Index(
+                F("project"),
+                F("last_labeled_at").desc(),
+                F("id").desc(),
+                condition=models.Q(last_labeled_at__isnull=False),
+                name="item_recent",
+            ),
             models.Index(fields=["project", "split", "label_count"], name="item_split_count"),
             models.Index(fields=["project", "split", "rand_key"], name="item_split_rand"),
             models.Index(fields=["project", "content_hash"], name="item_content_hash"),
@@ -252,6 +271,10 @@ class Annotation(models.Model):
     strategy = models.CharField(max_length=40, blank=True)
     predicted_label = models.ForeignKey(
         Label, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The bulk action that wrote it (origin "bulk"): reverted as one.
+    bulk_action = models.ForeignKey(
+        "BulkAction", null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -358,10 +381,59 @@ class QueueEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["ranking", "item"], name="queue_unique_item"),
         ]
-        indexes = [models.Index(fields=["ranking", "-priority"], name="queue_priority")]
+        indexes = [
+            models.Index(fields=["ranking", "-priority"], name="queue_priority"),
+            # The items browser's "priority" sort: a keyset walk on (priority, item id).
+            models.Index(F("ranking"), F("priority").desc(), F("item").desc(), name="queue_priority_item"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.item_id} at {self.priority:.3f} ({self.strategy} {self.score:.3f})"
+
+
+class ItemPrediction(models.Model):
+    """A ranking's model's guess for a labeled pool item (the items browser's "model disagrees").
+
+    Queue entries hold the guesses for the unlabeled items a ranking queued; a retrain
+    writes these for the labeled pool beside them (learners/ranking.py), and they go with
+    their ranking. Test items get none: their predictions belong to the evaluation.
+    """
+
+    ranking = models.ForeignKey(Ranking, on_delete=models.CASCADE, related_name="predictions")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="predictions")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="+")
+    confidence = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ranking", "item"], name="prediction_unique_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} -> {self.label_id} ({self.confidence:.2f}) in ranking {self.ranking_id}"
+
+
+class LabelSuspect(models.Model):
+    """A pool label that a model's out-of-fold prediction strongly contradicts.
+
+    learners.lifecycle writes them with the model's cross-validation (the data-quality
+    page's suspects); the items browser's "likely label error" reads those of the active
+    ranking's model. `model_ref` is the learners.ModelVersion id, as on Ranking.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    model_ref = models.CharField(max_length=64)
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    given = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="+")
+    predicted = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="+")
+    confidence = models.FloatField()
+    p_given = models.FloatField(help_text="The out-of-fold probability of the given label.")
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "model_ref", "item"], name="suspect_model_item")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.given_id} suspected, {self.predicted_id} predicted"
 
 
 class DatasetVersion(models.Model):
@@ -393,3 +465,50 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} v{self.number}"
+
+
+class Collection(models.Model):
+    """A named set of items an admin gathered from the items browser (e.g. "hard cases")."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="collections")
+    name = models.CharField(max_length=100)
+    items = models.ManyToManyField(Item, related_name="collections", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="collection_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.project})"
+
+
+class BulkAction(models.Model):
+    """One bulk action of the items browser: what, by whom, on how many items; labels revert as one."""
+
+    class Kind(models.TextChoices):
+        FLAG = "flag"
+        LABEL = "label"
+        SKIP = "skip"
+        COLLECT = "collect"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="bulk_actions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    include_test = models.BooleanField(default=False, help_text="The admin chose to include test items.")
+    selected = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    reverted_at = models.DateTimeField(null=True, blank=True)
+    reverted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.changed} items in {self.project}"

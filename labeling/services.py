@@ -111,6 +111,8 @@ ITEM_COLUMNS = (
     "conflict",
     "created_at",
     "origin",
+    "disputed",
+    "last_labeled_at",
 )
 
 
@@ -258,6 +260,7 @@ def _item_values(project: Project, batch: ImportBatch, row: ParsedRow, labels: d
     digest = row.content_hash
     split_key = str(row.meta.get("group") or digest)
     label = labels[row.label] if row.label else None
+    now = timezone.now()
     return (
         project.pk,
         row.external_id,
@@ -271,8 +274,10 @@ def _item_values(project: Project, batch: ImportBatch, row: ParsedRow, labels: d
         Origin.IMPORT if label else "",
         1 if label else 0,
         False,
-        timezone.now(),
+        now,
         Origin.IMPORT,
+        False,
+        now if label else None,
     )
 
 
@@ -360,7 +365,11 @@ def refresh_item_label(item: Item) -> None:
     item.label_origin = resolved.origin
     item.label_count = resolved.label_count
     item.conflict = resolved.disputed and resolved.origin != Origin.ADJUDICATION
-    item.save(update_fields=["label", "label_origin", "label_count", "conflict"])
+    item.disputed = resolved.disputed
+    item.last_labeled_at = timezone.now()
+    item.save(
+        update_fields=["label", "label_origin", "label_count", "conflict", "disputed", "last_labeled_at"]
+    )
 
 
 def skip_item(item: Item, user: AbstractBaseUser, *, flag: bool = False, comment: str = "") -> Skip:

@@ -18,7 +18,8 @@ urlpatterns = [
     path("projects/<slug:slug>/flags", views.flags, name="flags"),
     path("projects/<slug:slug>/annotators", views.annotator_stats, name="annotator-stats"),
     path("account/", views.account, name="account"),
-    path("projects/<slug:slug>/items/<int:pk>/", views.item_detail, name="item-detail"),
+    path("projects/<slug:slug>/items/<int:pk>/", browser_views.item_page, name="item-detail"),
+    path("projects/<slug:slug>/items/<int:pk>/label", browser_views.item_relabel, name="item-relabel"),
     path("projects/<slug:slug>/versions/", views.project_versions, name="project-versions"),
     path("projects/<slug:slug>/versions/new", views.version_snapshot, name="version-snapshot"),
     path("projects/<slug:slug>/versions/diff", views.version_diff_pick, name="version-diff-pick"),
@@ -26,4 +27,5 @@ urlpatterns = [
     path("projects/<slug:slug>/versions/<int:a>/diff/<int:b>/", views.version_diff, name="version-diff"),
     path("projects/<slug:slug>/items/", browser_views.items, name="items"),
     path("projects/<slug:slug>/items/bulk", browser_views.items_bulk, name="items-bulk"),
+    path("projects/<slug:slug>/bulk-actions/<int:pk>/revert", browser_views.bulk_revert, name="bulk-revert"),
 ]

@@ -294,12 +294,3 @@ def version_diff(request: HttpRequest, slug: str, a: int, b: int) -> HttpRespons
     new = get_object_or_404(project.versions, number=b)
     context = {"project": project, "old": old, "new": new, "diff": versions.diff_versions(project, old, new)}
     return render(request, "labeling/version_diff.html", context)
-
-
-@login_required
-@require_GET
-def item_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    project = get_project_for_user(request.user, slug=slug, admin=True)
-    item = get_object_or_404(project.items.select_related("label", "import_batch"), pk=pk)
-    context = {"project": project, "item": item, "history": services.get_item_history(item)}
-    return render(request, "labeling/item.html", context)

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from labeling import splits
 from labeling.exports import DatasetRow, iter_dataset_rows
-from labeling.models import Lease, Project, QueueEntry, Ranking, Split
+from labeling.models import LabelSuspect, Lease, Project, QueueEntry, Ranking, Split
 from learners import jobs, ranking
 from learners.jobs import report
 from learners.models import Job, ModelVersion
@@ -182,6 +182,7 @@ def _run_cross_validation(job: Job) -> Outcome:
         locked = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
         locked.evaluation = {**locked.evaluation, "cross_validation": summary, "label_suspects": suspects}
         ModelVersion.objects.filter(pk=locked.pk).update(evaluation=locked.evaluation)
+        _store_suspects(project, model_version, suspects)
     report(job, message="Comparing with earlier models: stopping guidance and the common learning curve.")
     _record_stopping(model_version)
     spread = (
@@ -221,6 +222,31 @@ def _record_stopping(model_version: ModelVersion) -> None:
     except ModelUnavailable as exc:
         logger.warning("Stopping guidance for model %s skipped (%s).", model_version.short_id, exc)
     common_curve.learning_curve(model_version.project)
+
+
+def _store_suspects(project: Project, model_version: ModelVersion, suspects: list[dict]) -> None:
+    """Keep the suspects as rows too, so the items browser can filter on them in SQL.
+
+    Only this model's and the active model's rows are kept (the browser reads the active one's).
+    """
+    active = Ranking.objects.filter(pk=project.active_ranking_id).values_list("model_ref", flat=True).first()
+    stale = LabelSuspect.objects.filter(project=project)
+    stale.exclude(model_ref=active or "").delete()
+    stale.filter(model_ref=str(model_version.pk)).delete()
+    labels = dict(project.labels.values_list("name", "pk"))
+    LabelSuspect.objects.bulk_create(
+        LabelSuspect(
+            project=project,
+            model_ref=str(model_version.pk),
+            item_id=entry["item"],
+            given_id=labels[entry["given"]],
+            predicted_id=labels[entry["predicted"]],
+            confidence=entry["confidence"],
+            p_given=entry["p_given"],
+        )
+        for entry in suspects
+        if entry["given"] in labels and entry["predicted"] in labels
+    )
 
 
 def load_model(model_version: ModelVersion) -> Pipeline:

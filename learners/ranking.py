@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Min, QuerySet
 
 from labeling.exports import iter_dataset_rows
-from labeling.models import Annotation, Item, Origin, Project, QueueEntry, Ranking, Split
+from labeling.models import Annotation, Item, ItemPrediction, Origin, Project, QueueEntry, Ranking, Split
 from labeling.services import get_label_watermark
 from labeling.statistics import analyze
 from learners import artifacts
@@ -158,6 +158,8 @@ def write_ranking(
         new = _write_entries(project, model_version, rankers, picks, texts, bundle)
         # The planner must see the new queue before /next reads it (labeling/statistics.py).
         analyze(QueueEntry)
+    with scoring.timed(seconds, "labeled predictions"):
+        _write_labeled_predictions(project, new, rankers)
     new.summary["phase_seconds"] = {k: round(v, 4) for k, v in seconds.items()}
     Ranking.objects.filter(pk=new.pk).update(summary=new.summary)
     return new
@@ -184,6 +186,25 @@ def _write_entries(project, model_version, rankers, picks, texts, bundle) -> Ran
     ]
     QueueEntry.objects.bulk_create(entries, batch_size=2000)
     return new
+
+
+def _write_labeled_predictions(project: Project, ranking: Ranking, rankers: scoring.RankerSet) -> None:
+    """The model's guess for every labeled pool item, beside the queue (the items browser's
+    "model disagrees with the label"); one predict_proba and one bulk insert per batch."""
+    if rankers.model is None:
+        return
+    labels = {label.name: label.pk for label in project.labels.all()}
+    label_ids = np.array([labels.get(name, 0) for name in rankers.classes])
+    labeled = Item.objects.filter(project=project, split=Split.POOL, label__isnull=False)
+    for ids, texts in _texts(labeled):
+        proba = _proba(rankers, texts)
+        best = proba.argmax(axis=1)
+        confidence = proba[np.arange(len(best)), best]
+        ItemPrediction.objects.bulk_create(
+            ItemPrediction(ranking=ranking, item_id=pk, label_id=int(label_id), confidence=float(c))
+            for pk, label_id, c in zip(ids, label_ids[best], confidence, strict=True)
+            if label_id
+        )
 
 
 def _proba(rankers: scoring.RankerSet, texts: list[str]) -> np.ndarray | None:

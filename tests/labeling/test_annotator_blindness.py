@@ -81,7 +81,7 @@ def _annotator_urls(project) -> list[str]:
 
 def _admin_only_urls(project, item) -> list[str]:
     slug, pk = project.slug, project.pk
-    pages = [f"/projects/{slug}/items/{item.pk}/", f"/projects/{slug}/annotators", f"/projects/{slug}/flags"]
+    pages = [f"/projects/{slug}/annotators", f"/projects/{slug}/flags"]
     pages += [
         f"/projects/{slug}/adjudicate",
         f"/projects/{slug}/export",
@@ -134,6 +134,9 @@ def test_item_level_pages_are_closed_to_annotators_for_test_and_pool_items_alike
         item = Item.objects.filter(project=blind, split=split).first()
         for url in _admin_only_urls(blind, item):
             assert client.get(url).status_code == 403, url
+        # An item they never labeled is not theirs to open (labeling/item_detail.py).
+        for url in [f"/projects/{blind.slug}/items/{item.pk}/", f"/api/v1/items/{item.pk}"]:
+            assert client.get(url).status_code == 404, url
 
 
 def _shape(value: object) -> object:

@@ -4,54 +4,7 @@ import pytest
 from django.urls import reverse
 
 from labeling import item_browser, services
-from labeling.models import QueueEntry, Ranking
 from tests.factories import api_client, csv_bytes
-
-ROWS = [
-    {"id": f"r{i}", "text": text, "source": "web" if i % 2 else "app"}
-    for i, text in enumerate(
-        [
-            "great service and great food",
-            "terrible service, cold food",
-            "the staff were rude",
-            "loved the dessert",
-            "food was cold but staff were kind",
-            "service was slow",
-            "a wonderful evening with friends and a very long story about the whole dinner",
-            "never again",
-        ]
-    )
-]
-
-
-@pytest.fixture
-def browse(project, owner, annotator):
-    """8 items with a `source` column; r0..r2 labeled by the annotator, a flag, a skip, a ranking."""
-    batch = services.import_items(project, owner, csv_bytes(ROWS, ["id", "text", "source"]), "reviews.csv")
-    items = {item.external_id: item for item in project.items.all()}
-    positive, negative = project.labels.all()
-    for name, label in [("r0", positive), ("r1", negative), ("r2", negative)]:
-        services.save_annotation(items[name], annotator, label)
-    services.skip_item(items["r3"], annotator, flag=True, comment="unclear")
-    services.skip_item(items["r4"], annotator)
-    ranking = Ranking.objects.create(project=project, model_ref="m1")
-    queued = [("r5", 0.9, negative, 0.8), ("r6", 0.5, positive, 0.55), ("r7", 0.7, negative, 0.95)]
-    QueueEntry.objects.bulk_create(
-        QueueEntry(
-            ranking=ranking,
-            item=items[n],
-            priority=p,
-            strategy="uncertainty",
-            score=p,
-            suggested_label=label,
-            confidence=c,
-            reason="unsure",
-        )
-        for n, p, label, c in queued
-    )
-    project.active_ranking = ranking
-    project.save()
-    return {"items": items, "batch": batch, "positive": positive, "negative": negative}
 
 
 def _ids(project, user, params: dict, *, admin: bool = True, page_size: int = 50) -> list[str]:

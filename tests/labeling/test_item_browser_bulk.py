@@ -23,7 +23,7 @@ def test_api_flags_chosen_ids_and_counts_only_new_flags(project, owner, annotato
     body = {"action": "flag", "ids": [rows["r0"].pk, rows["r1"].pk], "comment": "check"}
     response = api_client(owner).post(f"/api/v1/projects/{project.pk}/items/bulk", body, format="json")
     assert response.status_code == 200
-    assert response.json() == {"action": "flag", "selected": 2, "changed": 1}
+    assert response.json() == {"action": "flag", "selected": 2, "changed": 1, "bulk_action": None}
     assert _open_flags(project) == {"r0", "r1"}
     assert Skip.objects.get(item=rows["r0"]).comment == "check"
 

@@ -266,5 +266,9 @@ def test_item_page_shows_every_annotation_to_admins_only(client, labeled, owner,
     assert page.status_code == 200
     assert b"bob" in page.content
     assert b"import" in page.content
+    # The annotator who labeled it sees their own annotations only (tests/labeling/test_item_detail.py).
     client.force_login(annotator)
-    assert client.get(f"/projects/{labeled.slug}/items/{item.pk}/").status_code == 403
+    own = client.get(f"/projects/{labeled.slug}/items/{item.pk}/")
+    assert own.status_code == 200
+    assert b"Your annotations" in own.content
+    assert b'<td class="small">import</td>' not in own.content
