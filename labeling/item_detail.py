@@ -10,7 +10,7 @@ apart (no split, no resolved label, no predictions, no queue reason). Others get
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import Http404
 
-from labeling import item_browser, similar
+from labeling import item_browser
 from labeling.access import get_item_for_user, is_project_admin
 from labeling.models import Annotation, Item, ItemPrediction, Project, QueueEntry
 
@@ -109,6 +109,8 @@ def similar_rows(item: Item, user: AbstractBaseUser, *, admin: bool, k: int = NE
     if not admin:
         mine = Annotation.objects.filter(item__project=item.project_id, user=user)
         allowed = list(mine.values_list("item", flat=True).distinct())
+    from labeling import similar  # numpy, scipy and scikit-learn: loaded on the first such request
+
     found = similar.nearest(item, k, allowed)
     items = Item.objects.select_related("label", "import_batch").in_bulk([pk for pk, _ in found])
     kept = [(items[pk], score) for pk, score in found if pk in items]

@@ -12,8 +12,6 @@ from rest_framework.response import Response
 from labeling.access import get_project_for_user
 from labeling.api_responses import errors
 from labeling.models import Project
-from learners.lifecycle import ModelUnavailable
-from serving import engine, monitoring, services
 from serving.auth import ServiceTokenOrPerson, ServingThrottle, service_token
 from serving.models import PredictionLog, ServiceToken
 from serving.serializers import (
@@ -102,6 +100,9 @@ def _serving_view(view):
 @throttle_classes([ServingThrottle])
 def predict(request: Request, pk: int) -> Response:
     """Label each text with the active model, or abstain, or refuse with a reason."""
+    from learners.lifecycle import ModelUnavailable  # numpy and scikit-learn: loaded on first use
+    from serving import engine, services
+
     project = _serving_project(request, pk)
     try:
         texts = services.check_batch(request.data.get("texts") if isinstance(request.data, dict) else None)
@@ -127,6 +128,8 @@ predict = _serving_view(predict)
 @throttle_classes([ServingThrottle])
 def feedback(request: Request, prediction_id: str) -> Response:
     """Say whether a prediction was right: the text becomes an item to label (a signal, not a label)."""
+    from serving import services
+
     token = service_token(request)
     predictions = PredictionLog.objects.select_related("project")
     if token is not None:
@@ -164,6 +167,8 @@ feedback = _serving_view(feedback)
 )
 @api_view(["GET"])
 def project_monitoring(request: Request, pk: int) -> Response:
+    from serving import monitoring
+
     project = get_project_for_user(request.user, pk=pk, admin=True)
     try:
         minutes = int(request.query_params.get("minutes", 60))

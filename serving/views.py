@@ -8,12 +8,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from labeling.access import get_project_for_user
-from serving import monitoring
 from serving.forms import ServiceTokenForm, ServingSettingsForm
 from serving.models import ServiceToken, ServingSettings
 
 
 def _render(request, project, token_form=None, settings_form=None, new_key=None, status=200) -> HttpResponse:
+    from serving import monitoring  # numpy: loaded on the first page view
+
     try:
         minutes = max(1, min(10_080, int(request.GET.get("minutes", 60))))
     except ValueError:
