@@ -42,7 +42,7 @@ django.setup()  # bench.scale_pool's text edits live beside Django models
 
 from bench import hostile_upload  # noqa: E402
 from bench.scale_pool import edit, read_source  # noqa: E402
-from bench.scale_procs import Sampler, free_port, start_gunicorn, start_worker  # noqa: E402
+from bench.scale_procs import Sampler, free_port, load_average, start_gunicorn, start_worker  # noqa: E402
 
 SOURCE = ROOT.parent / "shared" / "datasets" / "banking77" / "train.csv"
 PY = sys.executable
@@ -247,7 +247,7 @@ def main() -> None:
         "OPENBLAS_NUM_THREADS": "1",
     }
     path = work / "items.csv"
-    results: dict = {"file": write_file(path, args.rows, args.seed)}
+    results: dict = {"load_average_at_start": load_average(), "file": write_file(path, args.rows, args.seed)}
     token, ids = setup(env, results["file"].pop("labels"))
     port = free_port()
     logs = work / "logs"
@@ -272,6 +272,7 @@ def main() -> None:
     results["target_rows_per_second"] = TARGET_ROWS_PER_SECOND
     results["meets_target"] = results["web"]["rows_per_second"] >= TARGET_ROWS_PER_SECOND
     results["machine"] = {"cores": os.cpu_count(), "python": sys.version.split()[0]}
+    results["load_average_at_end"] = load_average()  # other work on the machine slows every figure
     manage(env, "flush", "--noinput")
     shutil.rmtree(work, ignore_errors=True)
     out = ROOT / "bench" / "results" / f"import-{args.rows}.json"
