@@ -76,6 +76,9 @@ class Ranker(BaseEstimator):
     needs_model: ClassVar[bool] = True
     # Whether `fit` uses the unlabeled sample (transforming it costs as much as scoring).
     needs_unlabeled: ClassVar[bool] = False
+    # Whether it scores features fitted to the whole pool sample (RankerSet.pool_featurizer)
+    # rather than the model's, whose vocabulary holds only the labeled texts' words.
+    pool_features: ClassVar[bool] = False
     description: ClassVar[str]
 
     def fit(self, X_labeled, y_labeled, X_unlabeled, classifier=None) -> "Ranker":
@@ -285,7 +288,15 @@ RANKERS = {
     "entropy": lambda rs: UncertaintyRanker("entropy", random_state=rs),
     "error": lambda rs: ErrorModelRanker(random_state=rs),
     "novelty": lambda rs: NoveltyRanker(random_state=rs),
+    "coverage": lambda rs: _coverage_ranker(rs),
 }
+
+
+def _coverage_ranker(random_state: int) -> Ranker:
+    # siftml.coldstart builds on this module's Ranker: imported when first asked for.
+    from siftml.coldstart import CoverageRanker
+
+    return CoverageRanker(random_state=random_state)
 
 
 def top_k(scores: np.ndarray, k: int, random_state: int | np.random.Generator = 0) -> np.ndarray:

@@ -5,8 +5,9 @@ numpy / scikit-learn only, no Django. Every round fits the production pipeline
 rankers and mixer (`RankerSet.mix`): the simulator runs the code the live system runs.
 
 All strategies of one seed start from the same cold start (the production cold-start
-rule: half novelty, half random picks until every label has a few examples), then each
-asks for batches.
+rule: half coverage, half random picks until a model can be fitted), then each asks for
+batches. The oracle never sees a suggestion, so every label is a withheld one: the
+adaptive mix's reward counts each pick.
 """
 
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from siftml import mixing, sampling, scoring, training
+from siftml import bandit, mixing, sampling, scoring, training
 
 ADAPTIVE = "adaptive"
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "error", "novelty", "mix", ADAPTIVE)
@@ -182,7 +183,9 @@ def _continue(
         report(len(labeled))
         weights = strategy_weights(run.strategy)
         if weights is None:
-            weights = mixing.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
+            weights = bandit.thompson_weights(
+                rewards, scoring.ADAPTIVE_ARMS, random_state=run.seed + len(labeled)
+            )
         started = time.monotonic()
         rankers = _prepare(data, labeled, weights, params, run.seed)
         size = min(batch, budget - len(labeled))

@@ -154,16 +154,6 @@ def test_mix_fills_from_other_rankers_when_one_runs_dry():
     assert [p.item_id for p in picks] == [1, 2, 3, 4]
 
 
-def test_bandit_favours_the_ranker_whose_picks_the_model_got_wrong():
-    weights = mixing.bandit_weights(
-        {"margin": (40, 100), "novelty": (5, 100)}, ["margin", "novelty", "error"]
-    )
-    assert weights["margin"] > weights["error"] > weights["novelty"] >= 0.05
-    assert sum(weights.values()) == pytest.approx(1.0)
-    uniform = mixing.bandit_weights({}, ["margin", "novelty"])
-    assert uniform == {"margin": pytest.approx(0.5), "novelty": pytest.approx(0.5)}
-
-
 def test_rankers_can_be_prepared_before_anything_is_labeled():
     from siftml import scoring
 
@@ -173,5 +163,5 @@ def test_rankers_can_be_prepared_before_anything_is_labeled():
     assert rankers.model is None
     scores, proba = rankers.score(pool, [1, 2, 3, 4])
     assert proba is None
-    assert set(scores) == {"novelty", "random"}
-    assert len(scores["novelty"]) == 4
+    assert set(scores) == {"coverage", "random"}
+    assert len(scores["coverage"]) == 4
