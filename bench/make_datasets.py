@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BENCH / "data")
     args = parser.parse_args()
     splits = {"pool": read_rows(args.source / "train.csv"), "test": read_rows(args.source / "test.csv")}
-    missing = (SECURITY_INTENTS | set(RARE10_INTENTS)) - {label for _, label in splits["pool"]}
+    missing = SECURITY_INTENTS - {label for _, label in splits["pool"]}
     if missing:
         raise SystemExit(f"{args.source / 'train.csv'} has no rows for {', '.join(sorted(missing))}.")
     for split, rows in splits.items():
@@ -80,13 +80,17 @@ def main() -> None:
         rare10 = to_rare10(rows, pool=split == "pool")
         write_rows(args.out / "banking77-rare10" / f"{split}.csv", rare10)
         n_rare = sum(label == RARE10_INTENTS[0] for _, label in rare10)
-        print(f"{split}: rare10 {len(rare10)} rows, {RARE10_INTENTS[0]} {n_rare} = {n_rare / len(rare10):.1%}")
+        print(
+            f"{split}: rare10 {len(rare10)} rows, {RARE10_INTENTS[0]} {n_rare} = {n_rare / len(rare10):.1%}"
+        )
         positives = sum(label == "security" for _, label in binary)
         print(
             f"{split}: {len(rows)} rows, {len({label for _, label in rows})} intents; "
             f"security {positives}/{len(rows)} = {positives / len(rows):.1%}"
         )
-    print(f"Wrote {args.out / 'banking77'}, {args.out / 'banking77-security'}, {args.out / 'banking77-rare10'}.")
+    print(
+        f"Wrote {args.out / 'banking77'}, {args.out / 'banking77-security'}, {args.out / 'banking77-rare10'}."
+    )
 
 
 if __name__ == "__main__":
