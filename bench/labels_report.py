@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from siftml import intervals
 
 BASELINE = "margin"
+# Below this many paired seeds a bootstrap interval says nothing: no verdict is given.
+MIN_SEEDS = 3
 
 MIXES = ("mix", "adaptive")
 
@@ -105,10 +107,11 @@ def paired(runs: dict[str, dict[int, dict]], budget: int, baseline: str = BASELI
             [float(runs[strategy][k]["mean_f1"]) - float(runs[baseline][k]["mean_f1"]) for k in seeds]
         )
         label_ci, aulc_ci = _interval(labels), _interval(aulc)
+        verdict = _verdict(label_ci, aulc_ci, len(seeds))
         lines.append(
             f"| {strategy} | {len(seeds)} | {labels.mean():+.0f} [{label_ci[0]:+.0f}, {label_ci[1]:+.0f}]"
             f" | {', '.join(f'{d:+.0f}' for d in labels)}"
-            f" | {aulc.mean():+.4f} [{aulc_ci[0]:+.4f}, {aulc_ci[1]:+.4f}] | {_verdict(label_ci, aulc_ci)} |"
+            f" | {aulc.mean():+.4f} [{aulc_ci[0]:+.4f}, {aulc_ci[1]:+.4f}] | {verdict} |"
         )
     return "\n".join(lines)
 
@@ -126,7 +129,9 @@ def _mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(values, axis=axis)[None]
 
 
-def _verdict(label_ci: tuple[float, float], aulc_ci: tuple[float, float]) -> str:
+def _verdict(label_ci: tuple[float, float], aulc_ci: tuple[float, float], n_seeds: int) -> str:
+    if n_seeds < MIN_SEEDS:
+        return f"{n_seeds} seed(s): too few to tell"
     better = label_ci[1] < 0 or aulc_ci[0] > 0
     worse = label_ci[0] > 0 or aulc_ci[1] < 0
     if better and worse:
