@@ -112,10 +112,12 @@ bench-smalltext: $(ST_VENV)/.installed
 	$(ST_RUN) banking77-security --batch 20 --budget 1500 --seeds $(BENCH_SEEDS) --strategies $(BENCH_STRATEGIES)
 	$(ST_RUN) banking77 --batch 100 --budget 5000 --seeds $(BENCH_SEEDS) --strategies $(BENCH77_STRATEGIES)
 
-## Sift's label efficiency: the simulator on banking77 (77 intents) and a binary imbalanced
-## set made from it (3 security intents, about 3% positive), 3 seeds. Long: hours on 2 cores.
+## Sift's label efficiency: the simulator on banking77 (77 intents), a binary imbalanced
+## set made from it (3 security intents, about 3% positive), 3 seeds, and rare10 (below). Long: hours on 2 cores.
 ## Each group of strategies writes bench/results/labels-<dataset>-<group>/ when it ends.
 LABEL_GROUPS ?= random,margin mix error,novelty adaptive entropy,least_confidence
+## banking77-rare10: 10 intents, one of them 1% of the pool (the cold start's test), 5 seeds.
+RARE_GROUPS ?= random,margin,mix,adaptive error_margin
 SIMULATE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 DEBUG=1 nice -n 10 $(BIN)/python manage.py simulate
 bench-labels: $(VENV)/.runtime
 	$(BIN)/python bench/make_datasets.py
@@ -129,6 +131,12 @@ bench-labels: $(VENV)/.runtime
 			--strategies $$group --seeds 3 --batch 100 --budget 5000 \
 			--out bench/results/labels-banking77-$$(echo $$group | tr , _) || exit 1; \
 	done
+	for group in $(RARE_GROUPS); do \
+		$(SIMULATE) bench/data/banking77-rare10/pool.csv --test-file bench/data/banking77-rare10/test.csv \
+			--strategies $$group --seeds 5 --batch 10 --budget 400 \
+			--out bench/results/labels-rare10-$$(echo $$group | tr , _) || exit 1; \
+	done
+	$(BIN)/python bench/labels_report.py --budget 400 bench/results/labels-rare10-*/summary.csv
 	$(BIN)/python bench/labels_report.py --budget 1500 bench/results/labels-security-*/summary.csv
 	$(BIN)/python bench/labels_report.py --budget 5000 bench/results/labels-banking77-*/summary.csv
 

@@ -6,13 +6,30 @@ Labels to target: the median over seeds, where a seed that never reached the tar
 counts as more than the budget (so with 3 seeds, 2 that reached give a true median).
 "vs random" divides by random's median; when random's median is past the budget, the
 ratio is an upper bound ("<"). "vs best single" divides by the best single ranker's.
+
+The second table pairs every strategy with plain margin seed by seed (same split, same
+cold start): the mean difference in labels to target (a seed either misses counts as
+the budget, so the difference is a bound there) and in the area under the learning
+curve (the mean macro-F1 over the rounds), each with a BCa bootstrap interval over seeds
+(siftml/intervals.py). An interval that holds 0 is seed noise, and says so.
 """
 
 import argparse
 import csv
 import math
+import sys
 from collections import defaultdict
 from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from siftml import intervals
+
+BASELINE = "margin"
+# Below this many paired seeds a bootstrap interval says nothing: no verdict is given.
+MIN_SEEDS = 3
 
 MIXES = ("mix", "adaptive")
 
@@ -70,12 +87,67 @@ def table(runs: dict[str, dict[int, dict]], budget: int) -> str:
     return "\n".join(lines)
 
 
+def paired(runs: dict[str, dict[int, dict]], budget: int, baseline: str = BASELINE) -> str:
+    """Each strategy minus `baseline` on the seeds both ran: labels to target and AULC."""
+    if baseline not in runs:
+        return f"(no {baseline} runs to pair with)"
+    lines = [
+        f"| strategy | seeds | labels to target − {baseline} (mean, 95% BCa) | per seed"
+        f" | AULC − {baseline} (mean, 95% BCa) | verdict |",
+        "| --- | ---: | --- | --- | --- | --- |",
+    ]
+    for strategy in sorted(s for s in runs if s != baseline):
+        seeds = sorted(set(runs[strategy]) & set(runs[baseline]))
+        if not seeds:
+            continue
+        labels = np.array(
+            [_labels(runs[strategy][k], budget) - _labels(runs[baseline][k], budget) for k in seeds], float
+        )
+        aulc = np.array(
+            [float(runs[strategy][k]["mean_f1"]) - float(runs[baseline][k]["mean_f1"]) for k in seeds]
+        )
+        label_ci, aulc_ci = _interval(labels), _interval(aulc)
+        verdict = _verdict(label_ci, aulc_ci, len(seeds))
+        lines.append(
+            f"| {strategy} | {len(seeds)} | {labels.mean():+.0f} [{label_ci[0]:+.0f}, {label_ci[1]:+.0f}]"
+            f" | {', '.join(f'{d:+.0f}' for d in labels)}"
+            f" | {aulc.mean():+.4f} [{aulc_ci[0]:+.4f}, {aulc_ci[1]:+.4f}] | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def _labels(row: dict, budget: int) -> float:
+    return float(row["labels_to_target"]) if row["labels_to_target"] else float(budget)
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    low, high = intervals.bca_interval(_mean, (values,))
+    return float(low[0]), float(high[0])
+
+
+def _mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(values, axis=axis)[None]
+
+
+def _verdict(label_ci: tuple[float, float], aulc_ci: tuple[float, float], n_seeds: int) -> str:
+    if n_seeds < MIN_SEEDS:
+        return f"{n_seeds} seed(s): too few to tell"
+    better = label_ci[1] < 0 or aulc_ci[0] > 0
+    worse = label_ci[0] > 0 or aulc_ci[1] < 0
+    if better and worse:
+        return "mixed: one measure better, the other worse"
+    return "better" if better else "worse" if worse else "within seed noise"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("summaries", nargs="+", type=Path)
     parser.add_argument("--budget", type=int, required=True)
     args = parser.parse_args()
-    print(table(read(args.summaries), args.budget))
+    runs = read(args.summaries)
+    print(table(runs, args.budget))
+    print()
+    print(paired(runs, args.budget))
 
 
 if __name__ == "__main__":

@@ -320,7 +320,16 @@ SIFT_SCORE_CHUNK_SIZE = env.int("SIFT_SCORE_CHUNK_SIZE", default=50_000)
 SIFT_CV_FOLDS = env.int("SIFT_CV_FOLDS", default=5)
 # The rankers a project's strategy_weights may name (siftml/sampling.py's registry; a
 # system check keeps the two in step, since labeling may not import learners).
-SIFT_RANKERS = ("random", "least_confidence", "margin", "entropy", "error", "novelty")
+SIFT_RANKERS = (
+    "random",
+    "least_confidence",
+    "margin",
+    "entropy",
+    "error",
+    "novelty",
+    "coverage",
+    "error_margin",
+)
 # Jobs (learners.jobs). A running job's worker touches it every SIFT_HEARTBEAT_SECONDS; one
 # silent for SIFT_JOB_STALL_SECONDS lost its worker (killed, or its machine lost) and is
 # failed (a retrain is retried once). A queued job whose message no worker took is re-sent

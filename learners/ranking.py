@@ -24,7 +24,7 @@ from labeling.services import get_label_watermark
 from labeling.statistics import analyze
 from learners import artifacts
 from learners.models import ModelVersion
-from siftml import mixing, sampling, scoring, training
+from siftml import bandit, mixing, sampling, scoring, training
 
 TEXT_BATCH = 5_000
 # The bandit looks at this many of the latest labels that a ranker served.
@@ -42,7 +42,10 @@ def choose_weights(project: Project) -> tuple[dict[str, float], str]:
     """The mix for the next ranking, and a sentence saying where it came from."""
     if project.adaptive_mix:
         rewards = _bandit_rewards(project)
-        weights = mixing.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
+        pulls = sum(trials for _, trials in rewards.values())
+        weights = bandit.thompson_weights(
+            rewards, scoring.ADAPTIVE_ARMS, random_state=(project.seed + pulls) % 2**32
+        )
         return weights, "adaptive: " + ", ".join(f"{n} {w:.0%}" for n, w in weights.items())
     known = {n: float(w) for n, w in (project.strategy_weights or {}).items() if n in sampling.RANKERS}
     if any(w > 0 for w in known.values()):
@@ -51,8 +54,14 @@ def choose_weights(project: Project) -> tuple[dict[str, float], str]:
 
 
 def _bandit_rewards(project: Project) -> dict[str, tuple[int, int]]:
+    """(wins, trials) per ranker over the latest labels given with no suggestion shown."""
     served = (
-        Annotation.objects.filter(item__project=project, origin=Origin.HUMAN, predicted_label__isnull=False)
+        Annotation.objects.filter(
+            item__project=project,
+            origin=Origin.HUMAN,
+            predicted_label__isnull=False,
+            suggested_label__isnull=True,
+        )
         .exclude(strategy="")
         .exclude(label__isnull=True)
         .order_by("-pk")
@@ -175,7 +184,7 @@ def _write_entries(project, model_version, rankers, picks, texts, bundle) -> Ran
         size=len(picks),
         summary={
             "weights": rankers.weights,
-            "weights_from": "cold start" if rankers.cold_start else origin,
+            "weights_from": _weights_from(rankers, origin),
             "counts": {name: sum(p.ranker == name for p in picks) for name in rankers.weights},
             "bundle": bundle or {},
         },
@@ -205,6 +214,14 @@ def _write_labeled_predictions(project: Project, ranking: Ranking, rankers: scor
             for pk, label_id, c in zip(ids, label_ids[best], confidence, strict=True)
             if label_id
         )
+
+
+def _weights_from(rankers: scoring.RankerSet, origin: str) -> str:
+    if rankers.cold_start:
+        return "cold start"
+    if getattr(rankers, "finding_labels", False):  # older bundles lack the flag
+        return f"{origin}, with coverage while some labels have too few examples"
+    return origin
 
 
 def _proba(rankers: scoring.RankerSet, texts: list[str]) -> np.ndarray | None:

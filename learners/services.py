@@ -199,7 +199,7 @@ def _success(
 ) -> Outcome:
     if model_version is None:
         message = f"Cold start: {job.params.get('cold_start') or 'some labels have too few examples'} "
-        message += "The queue favours items unlike anything labeled."
+        message += "The queue favours items from groups of the pool that nobody has labeled yet."
         result = {"ranking": ranking_pk, "cold_start": True}
     else:
         model_version.refresh_from_db()

@@ -1,10 +1,9 @@
-"""Mixing rankers into one queue, and the bandit that can choose the mix. numpy/scipy only.
+"""Mixing rankers into one queue. numpy/scipy only (the adaptive mix: siftml/bandit.py).
 
 Per-project weights fill each batch (smooth weighted round-robin, so a batch holds every
 ranker's share); an item too similar to one already in its batch waits for the next one.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,33 +204,3 @@ class _BatchSimilarity:
         where = owner[shared, None] * self.size + np.arange(self.size)
         sums = np.bincount(where.ravel(), products.ravel(), minlength=len(dense) * self.size)
         return np.maximum(sums.reshape(len(dense), self.size).max(axis=1), 0.0)
-
-
-def bandit_weights(
-    rewards: dict[str, tuple[int, int]], rankers: Sequence[str], floor: float = 0.05, prior: float = 10.0
-) -> dict[str, float]:
-    """Weights that favour the rankers whose picks the model got wrong most often.
-
-    Parameters
-    ----------
-    rewards : ranker -> (wins, trials); a win is an item it picked whose human label
-        differed from the model's prediction (known the moment the label arrives)
-    floor : every ranker keeps at least this share, so a slow starter can still prove itself
-    prior : pseudo-trials at the pooled win rate, so a ranker with few trials is judged
-        by the others' average until its own evidence outweighs it
-
-    Returns
-    -------
-    ranker -> weight, summing to 1: each ranker's shrunken win rate, squared so that a
-    clearly better ranker takes most of the batch.
-    """
-    total_wins = sum(rewards.get(name, (0, 0))[0] for name in rankers)
-    total_trials = sum(rewards.get(name, (0, 0))[1] for name in rankers)
-    pooled = (total_wins + 1) / (total_trials + 2)
-    means = {}
-    for name in rankers:
-        wins, trials = rewards.get(name, (0, 0))
-        means[name] = ((wins + prior * pooled) / (trials + prior)) ** 2
-    total = sum(means.values())
-    k = len(means)
-    return {name: floor + (1 - floor * k) * m / total for name, m in means.items()}

@@ -76,6 +76,9 @@ class Ranker(BaseEstimator):
     needs_model: ClassVar[bool] = True
     # Whether `fit` uses the unlabeled sample (transforming it costs as much as scoring).
     needs_unlabeled: ClassVar[bool] = False
+    # Whether it scores features fitted to the whole pool sample (RankerSet.pool_featurizer)
+    # rather than the model's, whose vocabulary holds only the labeled texts' words.
+    pool_features: ClassVar[bool] = False
     description: ClassVar[str]
 
     def fit(self, X_labeled, y_labeled, X_unlabeled, classifier=None) -> "Ranker":
@@ -232,6 +235,54 @@ class ErrorModelRanker(Ranker):
         return "Looks like items the model got wrong before: check its guess carefully."
 
 
+class ErrorRerankRanker(Ranker):
+    """Margin's closest calls, re-ordered by the error model (issue 16).
+
+    The share `top_share` of the unlabeled sample with the highest margin sets a threshold
+    at fit time; an item above it scores 1 + the error model's probability that the
+    production model is wrong on it, every other item its margin (below 1). So the error
+    model only chooses among items margin already finds uncertain, instead of competing
+    with margin for slots. Without an error model (too few mistakes) it is plain margin.
+    """
+
+    name = "error_margin"
+    needs_unlabeled = True
+    description = "One of the model's closest calls, and like the items it got wrong before."
+
+    def __init__(
+        self, top_share: float = 0.05, n_folds: int = 3, min_mistakes: int = 5, random_state: int = 0
+    ):
+        self.top_share = top_share
+        self.n_folds = n_folds
+        self.min_mistakes = min_mistakes
+        self.random_state = random_state
+
+    def fit(self, X_labeled, y_labeled, X_unlabeled, classifier=None):
+        error = ErrorModelRanker(self.n_folds, self.min_mistakes, random_state=self.random_state)
+        self.error_ = error.fit(X_labeled, y_labeled, None, classifier)
+        self.threshold_ = np.inf
+        if classifier is not None and X_unlabeled is not None and X_unlabeled.shape[0]:
+            rng = np.random.default_rng(self.random_state)
+            n = min(X_unlabeled.shape[0], 20_000)
+            sample = X_unlabeled[np.sort(rng.choice(X_unlabeled.shape[0], n, replace=False))]
+            self.threshold_ = float(np.quantile(margin(classifier.predict_proba(sample)), 1 - self.top_share))
+        return self
+
+    def score(self, X, proba, item_ids):
+        check_is_fitted(self, "error_")
+        close = margin(proba)
+        if self.error_.model_ is None:
+            return close
+        top = close >= self.threshold_
+        scores = np.minimum(close, 1.0 - 1e-9)
+        if top.any():
+            scores[top] = 1.0 + self.error_.score(X[top], proba[top], np.asarray(item_ids)[top])
+        return scores
+
+    def explain(self, score, proba_row, classes):
+        return describe_guess(proba_row, classes)
+
+
 class NoveltyRanker(Ranker):
     """The "labeling model": a classifier of labeled vs unlabeled pool items.
 
@@ -285,7 +336,16 @@ RANKERS = {
     "entropy": lambda rs: UncertaintyRanker("entropy", random_state=rs),
     "error": lambda rs: ErrorModelRanker(random_state=rs),
     "novelty": lambda rs: NoveltyRanker(random_state=rs),
+    "coverage": lambda rs: _coverage_ranker(rs),
+    "error_margin": lambda rs: ErrorRerankRanker(random_state=rs),
 }
+
+
+def _coverage_ranker(random_state: int) -> Ranker:
+    # siftml.coldstart builds on this module's Ranker: imported when first asked for.
+    from siftml.coldstart import CoverageRanker
+
+    return CoverageRanker(random_state=random_state)
 
 
 def top_k(scores: np.ndarray, k: int, random_state: int | np.random.Generator = 0) -> np.ndarray:

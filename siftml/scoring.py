@@ -16,15 +16,18 @@ import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import normalize
 
-from siftml import mixing, sampling, training
+from siftml import coldstart, mixing, sampling, training
 
-# Until every label has this many labeled pool examples, the classifier has too little to
-# say: the queue is half novelty (items unlike anything labeled), half random. Novelty alone
-# over-samples odd phrasings: finding 2 examples of each of banking77's 77 intents took it
-# 900 labels (seed 0), random 600, the half-and-half mix 500 (seeds 0-2: 500, 600, 1300;
-# random 600, 900, 900).
+# Until every label has this many labeled pool examples, some label may not have been found
+# yet. Before a model can be fitted (two labels with two examples each) the queue is half
+# coverage (the typical items of the pool's clusters that no label covers yet,
+# siftml/coldstart.py), half random. Once a model can be fitted its mix takes over at once,
+# and COVERAGE_SHARE of each batch keeps looking for the labels still missing. The old start
+# (novelty + random until every label had 2 examples) spent 200-220 labels on a news set
+# whose rarest class is 0.7% of the items before the model picked anything (issue 16).
 COLD_START_MIN_PER_LABEL = 2
-COLD_START_WEIGHTS = {"novelty": 0.5, "random": 0.5}
+COLD_START_WEIGHTS = {"coverage": 0.5, "random": 0.5}
+COVERAGE_SHARE = 0.5
 # The default mix, chosen in the simulator (README, "Label efficiency"; 3 seeds each): labels
 # to 95% of full-pool macro-F1, against margin alone, on banking77 / the binary security set:
 # this mix 0.95x / 1.00x; margin 0.8 + error 0.1 + novelty 0.1 0.95x / 1.29x; margin 0.9 +
@@ -124,7 +127,11 @@ class Candidates:
 
 @dataclass
 class RankerSet:
-    """The classifier (None in cold start), the featurizer and the fitted rankers."""
+    """The classifier (None in cold start), the featurizer and the fitted rankers.
+
+    `cold_start`: no model yet, the queue is COLD_START_WEIGHTS. `finding_labels`: a model
+    ranks, but some label still has too few examples, so the coverage ranker has a share.
+    """
 
     model: Pipeline | None
     features: object  # the fitted feature step (the model's own when there is a model)
@@ -133,6 +140,12 @@ class RankerSet:
     cold_start: bool
     # Seconds of the fitting phases ("rankers fit", "ranker fit:<name>"); {} in old bundles.
     fit_seconds: dict[str, float] = field(default_factory=dict)
+    finding_labels: bool = False
+    # Features fitted to the labeled and unlabeled pool sample, for the rankers that look
+    # for what no label covers (`Ranker.pool_features`): the model's own vocabulary holds
+    # only the words of labeled texts, so a class nobody labeled is invisible in it.
+    # None when `features` is that featurizer already (cold start) or no ranker needs it.
+    pool_featurizer: object = None
 
     @property
     def classes(self) -> np.ndarray:
@@ -150,10 +163,15 @@ class RankerSet:
             X = self.transform(texts)
         with timed(seconds, "probabilities"):
             proba = self.model.named_steps["classifier"].predict_proba(X) if self.model is not None else None
+        X_pool = X
+        pool_featurizer = getattr(self, "pool_featurizer", None)  # None in older bundles
+        if pool_featurizer is not None:
+            with timed(seconds, "pool features"):
+                X_pool = pool_featurizer.transform(list(texts))
         scores = {}
         for name, ranker in self.rankers.items():
             with timed(seconds, f"ranker:{name}"):
-                scores[name] = ranker.score(X, proba, item_ids)
+                scores[name] = ranker.score(X_pool if ranker.pool_features else X, proba, item_ids)
         return scores, proba
 
     def score_into(self, candidates: Candidates, texts: Sequence[str], item_ids: np.ndarray) -> None:
@@ -209,33 +227,60 @@ def prepare_rankers(
     """Fit (or take) the classifier and fit every ranker the weights ask for.
 
     `texts`/`labels` are the labeled pool only: no test item is ever passed here.
-    In cold start the queue comes from the novelty ranker, on features fitted to the
-    labeled and unlabeled pool texts (pool only, never test items).
+    In cold start (no model can be fitted yet) the queue comes from the coverage and random
+    rankers, on features fitted to the labeled and unlabeled pool texts (pool only, never
+    test items); while some label has fewer than `min_per_label` examples, the coverage
+    ranker keeps COVERAGE_SHARE of the model's mix.
     """
-    cold = is_cold_start(labels, label_names, min_per_label)
+    missing = is_cold_start(labels, label_names, min_per_label)
     if model is None:
         try:
             model = training.fit_pipeline(texts, labels, params, random_state=random_state)
         except training.NotEnoughLabels:
             model = None
+    cold = model is None
     if model is not None:
         features = model.named_steps["features"]
     else:
         features = training.build_pipeline(params).named_steps["features"]
         features.fit(list(texts) + list(unlabeled_sample))
-    use = COLD_START_WEIGHTS if cold or model is None else {n: w for n, w in weights.items() if w > 0}
+    use = COLD_START_WEIGHTS if cold else {n: w for n, w in weights.items() if w > 0}
+    if missing and not cold:
+        use = {n: w * (1 - COVERAGE_SHARE) / sum(use.values()) for n, w in use.items() if n != "coverage"}
+        use["coverage"] = COVERAGE_SHARE
     rankers = {name: sampling.make_ranker(name, random_state) for name in use}
+    if "coverage" in rankers:
+        n_rows = len(texts) + len(unlabeled_sample)
+        rankers["coverage"].set_params(n_clusters=coldstart.cluster_count(len(label_names), n_rows))
+    pool_featurizer = None
+    if model is not None and any(r.pool_features for r in rankers.values()):
+        pool_featurizer = training.build_pipeline(params).named_steps["features"]
+        pool_featurizer.fit(list(texts) + list(unlabeled_sample))
     X_labeled = _transform(features, texts)
     X_unlabeled = None
-    if any(r.needs_unlabeled for r in rankers.values()):
+    if any(r.needs_unlabeled and not r.pool_features for r in rankers.values()):
         X_unlabeled = _transform(features, unlabeled_sample)
+    pool_X = (X_labeled, X_unlabeled)
+    if any(r.pool_features for r in rankers.values()):
+        pool = pool_featurizer or features
+        pool_X = (_transform(pool, texts), _transform(pool, unlabeled_sample))
     classifier = model.named_steps["classifier"] if model is not None else None
     y = np.asarray(labels, dtype=object)
     seconds: dict[str, float] = {}
     for name, ranker in rankers.items():
+        X_l, X_u = pool_X if ranker.pool_features else (X_labeled, X_unlabeled)
         with timed(seconds, f"ranker fit:{name}"):
-            ranker.fit(X_labeled, y, X_unlabeled, classifier)
-    return RankerSet(model, features, rankers, dict(use), cold, seconds)
+            ranker.fit(X_l, y, X_u, classifier)
+    return RankerSet(
+        model,
+        features,
+        rankers,
+        dict(use),
+        cold,
+        seconds,
+        finding_labels=missing and not cold,
+        pool_featurizer=pool_featurizer,
+    )
 
 
 def _transform(features, texts: Sequence[str]) -> sp.csr_matrix:

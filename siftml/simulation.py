@@ -13,6 +13,10 @@ numpy / scikit-learn only, no Django. The loop is production's, step for step:
 - every number of a curve is the active model's macro-F1 on the report part.
 
 So the labels a strategy needs here are the labels a project with the same settings needs.
+
+The cold start is production's too (half coverage, half random picks until a model can be
+fitted). The oracle never sees a suggestion, so every label is a withheld one: the adaptive
+mix's reward counts each pick.
 """
 
 import time
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from siftml import evaluation, mixing, promotion_rule, sampling, scoring, splits, training
+from siftml import bandit, evaluation, mixing, promotion_rule, sampling, scoring, splits, training
 from siftml.names import ADAPTIVE, STRATEGIES
 
 
@@ -227,7 +231,9 @@ def replay(
         report(len(labeled))
         weights = strategy_weights(run.strategy)
         if weights is None:
-            weights = mixing.bandit_weights(rewards, scoring.ADAPTIVE_ARMS)
+            weights = bandit.thompson_weights(
+                rewards, scoring.ADAPTIVE_ARMS, random_state=run.seed + len(labeled)
+            )
         started = time.monotonic()
         candidate = retrain_round(data, labeled, watermark, weights, params, loop, seed, rand_keys)
         if until_warm and not candidate.cold_start:

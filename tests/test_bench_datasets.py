@@ -51,6 +51,10 @@ def test_writes_both_datasets_deterministically(tmp_path):
     assert "security 3/5 = 60.0%" in first.stdout
     assert read(tmp_path / "a" / "banking77" / "pool.csv") == TRAIN
     assert read(tmp_path / "a" / "banking77" / "test.csv") == TEST
+    # rare10: its 10 intents only; the rare one keeps 1% of the pool (at least one row) there,
+    # all of its rows in the test split.
+    assert read(tmp_path / "a" / "banking77-rare10" / "pool.csv") == [TRAIN[0], TRAIN[3], TRAIN[4]]
+    assert read(tmp_path / "a" / "banking77-rare10" / "test.csv") == TEST
     assert read(tmp_path / "a" / "banking77-security" / "pool.csv") == [
         (TRAIN[0][0], "security"),
         (TRAIN[1][0], "security"),

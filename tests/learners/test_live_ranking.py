@@ -185,6 +185,30 @@ def test_adaptive_mix_weights_follow_where_the_model_was_wrong(project, annotato
     assert weights["novelty"] > weights["error"] > weights["margin"]
 
 
+def test_the_adaptive_mix_learns_only_from_labels_given_without_a_suggestion(project, annotator):
+    project.adaptive_mix = True
+    project.save()
+    import_rows(project, _rows(40, labeled=0))
+    positive, negative = project.labels.all()
+    items = list(project.items.all()[:30])
+    for i, item in enumerate(items):
+        # 0-9: margin, withheld, the model right; 10-29: margin with "positive" on screen,
+        # the annotator disagreeing: a reward only if anchoring did not matter.
+        Annotation.objects.create(
+            item=item,
+            user=annotator,
+            label=positive if i < 10 else negative,
+            origin=Origin.HUMAN,
+            strategy="margin",
+            predicted_label=positive,
+            suggested_label=None if i < 10 else positive,
+        )
+    assert ranking._bandit_rewards(project) == {"margin": (0, 10)}
+    weights, _ = ranking.choose_weights(project)
+    # No win in 10 withheld pulls: margin's posterior is Beta(1, 11), below the untried arms'.
+    assert weights["margin"] < min(weights["error"], weights["novelty"], weights["entropy"])
+
+
 def test_the_pool_is_cut_into_chunks_of_equal_size(project):
     import_rows(project, _rows(120, labeled=0))
     ids = list(ranking.rankable_items(project).order_by("pk").values_list("pk", flat=True))

@@ -109,6 +109,29 @@ def test_error_model_falls_back_to_margin_and_says_so_when_mistakes_are_few():
     assert ranker.explain(0.9, proba[1], ["a", "b"]) == sampling.describe_guess(proba[1], ["a", "b"])
 
 
+def test_error_margin_reorders_only_margins_closest_calls_by_the_error_model():
+    # 40 unlabeled: 38 sure (margin 0.2), two close calls; top_share 0.05 keeps those two.
+    unlabeled = sp.csr_matrix(np.array([[0, 1]] * 40, dtype=float))
+    ranker = sampling.ErrorRerankRanker(top_share=0.05, n_folds=2, min_mistakes=2)
+    ranker.fit(X_LABELED, Y_LABELED, unlabeled, WrongWhenFlagged())
+    assert ranker.error_.model_ is not None
+    pool = sp.csr_matrix(np.array([[0, 1], [1, 1], [1, 0]], dtype=float))
+    # Items 1 and 2 are equally close calls; 2 looks like the past mistakes. Item 3 looks
+    # like them too, but the model is sure of it: it stays below both close calls.
+    proba = np.array([[0.5, 0.5], [0.5, 0.5], [0.95, 0.05]])
+    ranker.threshold_ = 0.9  # margin 1.0 for the close calls, 0.1 for the sure one
+    scores = ranker.score(pool, proba, [1, 2, 3])
+    assert scores[1] > scores[0] > 1.0 > scores[2]
+    assert sampling.query(ranker, pool, proba, [1, 2, 3], k=3).tolist() == [2, 1, 3]
+
+
+def test_error_margin_is_plain_margin_without_an_error_model():
+    X = sp.csr_matrix(np.array([[0, i % 2] for i in range(20)], dtype=float))  # never a mistake
+    ranker = sampling.ErrorRerankRanker(n_folds=2, min_mistakes=2).fit(X, Y_LABELED, X, WrongWhenFlagged())
+    proba = np.array([[0.9, 0.1], [0.55, 0.45]])
+    assert np.array_equal(ranker.score(X[:2], proba, [1, 2]), sampling.margin(proba))
+
+
 def test_novelty_ranks_the_item_unlike_the_labeled_ones_first():
     labeled = sp.csr_matrix(np.array([[1.0, 0.0, 0.0]] * 10 + [[0.9, 0.1, 0.0]] * 10))
     unlabeled = sp.csr_matrix(np.array([[1.0, 0.0, 0.0]] * 10 + [[0.0, 0.0, 1.0]] * 2))
@@ -154,16 +177,6 @@ def test_mix_fills_from_other_rankers_when_one_runs_dry():
     assert [p.item_id for p in picks] == [1, 2, 3, 4]
 
 
-def test_bandit_favours_the_ranker_whose_picks_the_model_got_wrong():
-    weights = mixing.bandit_weights(
-        {"margin": (40, 100), "novelty": (5, 100)}, ["margin", "novelty", "error"]
-    )
-    assert weights["margin"] > weights["error"] > weights["novelty"] >= 0.05
-    assert sum(weights.values()) == pytest.approx(1.0)
-    uniform = mixing.bandit_weights({}, ["margin", "novelty"])
-    assert uniform == {"margin": pytest.approx(0.5), "novelty": pytest.approx(0.5)}
-
-
 def test_rankers_can_be_prepared_before_anything_is_labeled():
     from siftml import scoring
 
@@ -173,5 +186,5 @@ def test_rankers_can_be_prepared_before_anything_is_labeled():
     assert rankers.model is None
     scores, proba = rankers.score(pool, [1, 2, 3, 4])
     assert proba is None
-    assert set(scores) == {"novelty", "random"}
-    assert len(scores["novelty"]) == 4
+    assert set(scores) == {"coverage", "random"}
+    assert len(scores["coverage"]) == 4

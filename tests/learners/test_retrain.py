@@ -125,7 +125,7 @@ def test_a_failed_retrain_keeps_the_previous_model_and_ranking(labeled):
     assert ModelVersion.objects.filter(status=ModelVersion.Status.FAILED).count() == 1
 
 
-def test_too_few_labels_give_a_cold_start_queue_of_novel_items_and_no_model(project):
+def test_too_few_labels_give_a_cold_start_queue_of_coverage_and_random_items_and_no_model(project):
     import_rows(project, make_review_rows(30, labeled=1))
     job = _retrain(project)
 
@@ -135,9 +135,26 @@ def test_too_few_labels_give_a_cold_start_queue_of_novel_items_and_no_model(proj
     project.refresh_from_db()
     entries = project.active_ranking.entries.all()
     assert entries.count() == project.items.filter(split=Split.POOL, label__isnull=True).count()
-    assert {e.strategy for e in entries} == {"novelty", "random"}
+    assert {e.strategy for e in entries} == {"coverage", "random"}
     assert all(e.suggested_label is None for e in entries)
     assert project.active_ranking.model_ref == ""
+
+
+def test_a_model_ranks_as_soon_as_two_labels_can_be_told_apart_while_coverage_looks_for_the_third(owner):
+    from tests.factories import make_project
+
+    project = make_project(owner, labels=("positive", "negative", "neutral"))
+    import_rows(project, make_review_rows(60, labeled=30))  # nothing labeled "neutral" yet
+    job = _retrain(project)
+
+    assert job.state == Job.State.SUCCEEDED
+    assert ModelVersion.objects.filter(project=project).exists()
+    project.refresh_from_db()
+    summary = project.active_ranking.summary
+    assert summary["weights_from"] == "default mix, with coverage while some labels have too few examples"
+    assert summary["weights"]["coverage"] == pytest.approx(0.5)
+    strategies = set(project.active_ranking.entries.values_list("strategy", flat=True))
+    assert {"coverage", "margin"} <= strategies
 
 
 def test_only_one_retrain_per_project_at_a_time(labeled):
