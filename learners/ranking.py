@@ -67,8 +67,13 @@ def _bandit_rewards(project: Project) -> dict[str, tuple[int, int]]:
     return rewards
 
 
-def prepare_rankers(project: Project, model, watermark: int | None = None) -> scoring.RankerSet:
-    """Fit the rankers on the project's labeled pool as of `watermark` (default: now)."""
+def prepare_rankers(
+    project: Project, model, watermark: int | None = None, fit_model: bool = True
+) -> scoring.RankerSet:
+    """Fit the rankers on the project's labeled pool as of `watermark` (default: now).
+
+    `fit_model=False`: for a model being fitted elsewhere meanwhile (`scoring.prepare_rankers`).
+    """
     watermark = get_label_watermark(project) if watermark is None else watermark
     rows = list(iter_dataset_rows(project, watermark, split=Split.POOL))
     weights, _ = choose_weights(project)
@@ -82,6 +87,7 @@ def prepare_rankers(project: Project, model, watermark: int | None = None) -> sc
         params=training.params_for_pool(project.items.filter(split=Split.POOL).count()),
         min_per_label=project.cold_start_min_per_label,
         random_state=project.seed % 2**31,
+        fit_model=fit_model,
     )
 
 

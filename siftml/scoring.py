@@ -5,6 +5,7 @@ simulator (siftml/simulation.py) both rank through `RankerSet`, so the simulator
 what production does.
 """
 
+import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -92,6 +93,16 @@ class RankerSet:
     # Seconds of the fitting phases ("rankers fit", "ranker fit:<name>"); {} in old bundles.
     fit_seconds: dict[str, float] = field(default_factory=dict)
 
+    def with_model(self, model: Pipeline | None) -> "RankerSet":
+        """These rankers (fitted with `fit_model=False`) beside the classifier fitted meanwhile.
+
+        The classifier's own feature step replaces the one fitted here (the same fit of the
+        same texts), so the classifier and the rankers read one featurizer.
+        """
+        if model is None:
+            return self
+        return dataclasses.replace(self, model=model, features=model.named_steps["features"])
+
     @property
     def classes(self) -> np.ndarray:
         return np.asarray(self.model.classes_ if self.model is not None else [], dtype=object)
@@ -140,37 +151,58 @@ def prepare_rankers(
     params: dict | None = None,
     min_per_label: int = COLD_START_MIN_PER_LABEL,
     random_state: int = 0,
+    fit_model: bool = True,
 ) -> RankerSet:
     """Fit (or take) the classifier and fit every ranker the weights ask for.
 
     `texts`/`labels` are the labeled pool only: no test item is ever passed here.
     In cold start the queue comes from the novelty ranker, on features fitted to the
     labeled and unlabeled pool texts (pool only, never test items).
+
+    With `fit_model=False` (and no `model`), the rankers are fitted for a classifier that
+    another process fits on the same texts at the same time (`RankerSet.with_model` joins
+    them): the features are fitted here on those texts, which gives the same vocabulary
+    and weights, and the error model clones the same unfitted classifier. The ranker set
+    returned has no model until it is joined.
     """
     cold = is_cold_start(labels, label_names, min_per_label)
-    if model is None:
+    classifier = None
+    if model is None and fit_model:
         try:
             model = training.fit_pipeline(texts, labels, params, random_state=random_state)
         except training.NotEnoughLabels:
             model = None
     if model is not None:
-        features = model.named_steps["features"]
+        features, classifier = model.named_steps["features"], model.named_steps["classifier"]
+    elif not fit_model and _trainable(labels):
+        unfitted = training.build_pipeline(
+            params, random_state, calibrate=training.can_calibrate(labels, params)
+        )
+        features = unfitted.named_steps["features"].fit(list(texts))
+        classifier = unfitted.named_steps["classifier"]
     else:
         features = training.build_pipeline(params).named_steps["features"]
         features.fit(list(texts) + list(unlabeled_sample))
-    use = COLD_START_WEIGHTS if cold or model is None else {n: w for n, w in weights.items() if w > 0}
+    use = COLD_START_WEIGHTS if cold or classifier is None else {n: w for n, w in weights.items() if w > 0}
     rankers = {name: sampling.make_ranker(name, random_state) for name in use}
     X_labeled = _transform(features, texts)
     X_unlabeled = None
     if any(r.needs_unlabeled for r in rankers.values()):
         X_unlabeled = _transform(features, unlabeled_sample)
-    classifier = model.named_steps["classifier"] if model is not None else None
     y = np.asarray(labels, dtype=object)
     seconds: dict[str, float] = {}
     for name, ranker in rankers.items():
         with timed(seconds, f"ranker fit:{name}"):
             ranker.fit(X_labeled, y, X_unlabeled, classifier)
     return RankerSet(model, features, rankers, dict(use), cold, seconds)
+
+
+def _trainable(labels: Sequence[str]) -> bool:
+    try:
+        training.check_trainable(labels)
+    except training.NotEnoughLabels:
+        return False
+    return True
 
 
 def _transform(features, texts: Sequence[str]) -> sp.csr_matrix:
