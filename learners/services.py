@@ -181,7 +181,8 @@ def _join_fits(job: Job, part: str, **params: object) -> bool:
             raise jobs.JobAbandoned(f"retrain job {job.pk} is {locked.state}")
         done = sorted({*locked.params.get("fitted", []), part})
         locked.params |= params | {"fitted": done}
-        report(job, params=locked.params, message=f"Fitted: {', '.join(done)}.")
+        # No message: the page (and bench/scale.py) keep reading the classifier's progress.
+        report(job, params=locked.params)
     job.params = locked.params
     return done == ["model", "rankers"]
 
