@@ -8,8 +8,8 @@ the API does (`learners.services.start_retrain`), and times the job from the cal
 SUCCEEDED, phase by phase, from the job's own progress messages (polled every 50 ms).
 Runs: 1 worker, 2 workers, and 2 workers while an annotator hammers the API through
 gunicorn (latency during the rescore against an idle baseline). The pool is generated at
-run time from banking77's train.csv and COPYed in (bench/scale_pool.py). Results go to
-bench/results/scale-<size>.json and .md.
+run time from banking77's train.csv (`--pool edits|suffix|unique`, bench/scale_pool.py) and
+COPYed in. Results go to bench/results/scale-<size>-<pool>-<labels>[-<tag>].json and .md.
 
 It needs its own PostgreSQL database (default postgres://postgres@127.0.0.1:5432/bench_scale,
 created beforehand with `createdb`), whose tables it empties at the start and, unless
@@ -137,7 +137,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--pool",
         choices=scale_pool.KINDS,
-        default="suffix",
+        default="edits",
         help="how the pool is generated from banking77 (bench/scale_pool.py)",
     )
     parser.add_argument("--labels", type=int, default=10_000, help="labeled pool items (the training set)")
