@@ -8,8 +8,8 @@ the API does (`learners.services.start_retrain`), and times the job from the cal
 SUCCEEDED, phase by phase, from the job's own progress messages (polled every 50 ms).
 Runs: 1 worker, 2 workers, and 2 workers while an annotator hammers the API through
 gunicorn (latency during the rescore against an idle baseline). The pool is generated at
-run time from banking77's train.csv and COPYed in (bench/scale_pool.py). Results go to
-bench/results/scale-<size>.json and .md.
+run time from banking77's train.csv (`--pool edits|suffix|unique`, bench/scale_pool.py) and
+COPYed in. Results go to bench/results/scale-<size>-<pool>-<labels>[-<tag>].json and .md.
 
 It needs its own PostgreSQL database (default postgres://postgres@127.0.0.1:5432/bench_scale,
 created beforehand with `createdb`), whose tables it empties at the start and, unless
@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -89,6 +90,8 @@ def main() -> None:
     result: dict = {
         "size": args.size,
         "tag": args.tag,
+        "pool_kind": args.pool,
+        "labels": args.labels,
         "command": " ".join(["python", *sys.argv]),
         "machine": machine(),
     }
@@ -99,7 +102,9 @@ def main() -> None:
         project = scale_pool.create_project(owner, names, args.seed, 0.2, f"scale-{args.size}")
         labeling_services.add_member(project, annotator, Membership.Role.ANNOTATOR)
         print(f"generating {args.size:,} items ...", flush=True)
-        pool = scale_pool.generate(SOURCE, args.size, args.labels, args.test_labels, args.seed, 0.2)
+        pool = scale_pool.generate(
+            SOURCE, args.size, args.labels, args.test_labels, args.seed, 0.2, kind=args.pool
+        )
         print(f"inserting with COPY ... ({pool.stats})", flush=True)
         pool.stats["insert_seconds"] = round(scale_pool.insert(project, owner, pool), 2)
         pool.stats["insert_method"] = "PostgreSQL COPY through psycopg (the CSV import is bypassed)"
@@ -129,6 +134,12 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--size", type=int, default=100_000, help="items in the generated pool")
+    parser.add_argument(
+        "--pool",
+        choices=scale_pool.KINDS,
+        default="edits",
+        help="how the pool is generated from banking77 (bench/scale_pool.py)",
+    )
     parser.add_argument("--labels", type=int, default=10_000, help="labeled pool items (the training set)")
     parser.add_argument("--test-labels", type=int, default=2_000, help="labeled test items (the evaluation)")
     parser.add_argument(
@@ -217,6 +228,7 @@ def run_once(project, owner, token, label_of, n_workers, with_load, log_dir, arg
         for worker in workers:
             worker.stop()
     run.update(timeline["summary"])
+    run["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     run["tasks"] = scale_procs.task_times(workers)
     return run
 
@@ -318,6 +330,9 @@ def job_summary(job, marks, wall, machine_busy, machine_total, load0, sampler) -
         "wall_seconds": round(wall, 2),
         "cpu_bound_seconds": round(sum(p["cpu_bound_seconds"] for p in phases.values()), 1),
         "phases": phases,
+        # The job's own clock, phase by phase (fit, each ranker's fit and scoring, mixing,
+        # queue write, swap); scoring phases are summed over chunks and workers.
+        "phase_seconds": (job.result or {}).get("phase_seconds", {}),
         "chunks": job.params.get("chunks"),
         "chunk_size": settings.SIFT_SCORE_CHUNK_SIZE,
         "model": {
@@ -377,6 +392,8 @@ def machine() -> dict:
         "text_batch": ranking.TEXT_BATCH,
         "queue_size": settings.SIFT_QUEUE_SIZE,
         "load_average_before": scale_procs.load_average(),
+        # Other engineers' processes share the cores: the load of the whole run, as uptime says it.
+        "uptime_before": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
         # BLAS / OpenMP threads per process: with 2 workers on 2 cores they compete.
         "threads": {i["internal_api"]: i["num_threads"] for i in threadpoolctl.threadpool_info()},
     }
@@ -384,7 +401,8 @@ def machine() -> dict:
 
 def write_results(result: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"scale-{result['size']}{'-' + result['tag'] if result['tag'] else ''}"
+    name = f"scale-{result['size']}-{result['pool_kind']}-{result['labels']}"
+    stem = out / f"{name}{'-' + result['tag'] if result['tag'] else ''}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     stem.with_suffix(".md").write_text(scale_report.markdown(result))
 

@@ -1,4 +1,11 @@
-"""The generated pool of the scale benchmark: banking77 texts with small random edits.
+"""The generated pool of the scale benchmark, from banking77's texts, in one of three kinds.
+
+- `edits`: each copy with one to three small random edits (dropped, swapped or repeated
+  words, typos): many exact and near-duplicates.
+- `suffix`: each copy verbatim plus ` #<row>` (issue 12's pool): every text distinct, but
+  each is a near-duplicate of the other copies of its source (about 100 per source at 1M).
+- `unique`: each copy keeps about half of its words in order, the others replaced by words
+  drawn from banking77's vocabulary, plus ` #<row>`: no two items are near-duplicates.
 
 Generated at run time (never stored in the repository), inserted with PostgreSQL COPY,
 and written the way `labeling.services.import_items` writes an import: the same
@@ -79,15 +86,38 @@ def _typo(word: str, rng: random.Random) -> str:
     return word[:k] + rng.choice(LETTERS) + word[k:]
 
 
+def mixed(text: str, vocabulary: list[str], rng: random.Random) -> str:
+    """Keep each word with probability 1/2, else put a random vocabulary word in its place."""
+    return " ".join(w if rng.random() < 0.5 else rng.choice(vocabulary) for w in text.split())
+
+
+KINDS = ("edits", "suffix", "unique")
+
+
 def generate(
-    source: Path, size: int, n_pool_labels: int, n_test_labels: int, seed: int, test_fraction: float
+    source: Path,
+    size: int,
+    n_pool_labels: int,
+    n_test_labels: int,
+    seed: int,
+    test_fraction: float,
+    kind: str = "edits",
 ) -> Pool:
-    """Resample the source texts with edits; pick the labeled rows at random within each split."""
+    """Resample the source texts (see the module's kinds); pick the labeled rows at random
+    within each split."""
     started = time.monotonic()
     texts, labels = read_source(source)
     rng = random.Random(seed)
     picks = [rng.randrange(len(texts)) for _ in range(size)]
-    out_texts = [edit(texts[p], rng) for p in picks]
+    if kind == "edits":
+        out_texts = [edit(texts[p], rng) for p in picks]
+    elif kind == "suffix":
+        out_texts = [f"{texts[p]} #{i}" for i, p in enumerate(picks)]
+    elif kind == "unique":
+        vocabulary = sorted({w for t in texts for w in t.split()})
+        out_texts = [f"{mixed(texts[p], vocabulary, rng)} #{i}" for i, p in enumerate(picks)]
+    else:
+        raise ValueError(f"unknown pool kind {kind!r}; one of {', '.join(KINDS)}")
     out_labels = [labels[p] for p in picks]
     out_splits = [splits.assign_split(seed, splits.content_hash(t), test_fraction) for t in out_texts]
     labeled = np.zeros(size, dtype=bool)
@@ -99,6 +129,7 @@ def generate(
     pool = Pool(out_texts, out_labels, out_splits, labeled, seconds=time.monotonic() - started)
     pool.stats = {
         "items": size,
+        "kind": kind,
         "distinct_texts": len(set(out_texts)),
         "source_rows": len(texts),
         "pool": sum(s == Split.POOL for s in out_splits),

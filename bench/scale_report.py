@@ -11,6 +11,12 @@ PHASE_NAMES = [
     ("write", "mix + write the queue + swap it in"),
     ("cleanup", "after the swap: drop the old ranking, finish"),
 ]
+POOL_KINDS = {
+    "edits": "each with 1-3 random edits (word drop/swap/repeat, typos)",
+    "suffix": "each copy verbatim plus ` #<row>` (near-duplicates of the other copies of its text)",
+    "unique": "each copy keeping about half its words, the others drawn from banking77's vocabulary, "
+    "plus ` #<row>` (no near-duplicates)",
+}
 TARGET_SECONDS = 60
 TARGET_MB = 2048
 
@@ -28,6 +34,7 @@ def markdown(result: dict) -> str:
     if runs:
         lines += _runs(runs)
         lines += _phases(runs)
+        lines += _job_phases(runs)
         lines += _memory(runs)
         lines += _latency(runs)
     return "\n".join(lines) + "\n"
@@ -53,8 +60,8 @@ def _pool(p: dict) -> list[str]:
     return [
         "## Pool",
         "",
-        f"{p['items']:,} items resampled from banking77 train.csv ({p['source_rows']:,} rows) with 1-3 "
-        f"random edits each (word drop/swap/repeat, typos): {p['distinct_texts']:,} distinct texts; "
+        f"{p['items']:,} items resampled from banking77 train.csv ({p['source_rows']:,} rows), "
+        f"{POOL_KINDS[p.get('kind', 'edits')]}: {p['distinct_texts']:,} distinct texts; "
         f"{p['pool']:,} pool and {p['test']:,} test items by the project's hash split; "
         f"{p['labeled_pool']:,} labeled pool items (the training set) and {p['labeled_test']:,} "
         f"labeled test items, each with one import annotation. Generated in {p['generate_seconds']} s, "
@@ -154,6 +161,26 @@ def _phases(runs: list[dict]) -> list[str]:
         for task, per_worker in r.get("tasks", {}).items():
             desc = "; ".join(f"{w}: {len(t)} x, {sum(t):.1f} s" for w, t in per_worker.items())
             lines.append(f"- {_label(r)}, `{task}`: {desc}")
+    lines.append("")
+    return lines
+
+
+def _job_phases(runs: list[dict]) -> list[str]:
+    names = sorted({k for r in runs for k in r.get("phase_seconds", {})})
+    if not names:
+        return []
+    lines = [
+        "### Phases by the job's own clock (`phase_seconds` of its result)",
+        "",
+        "Seconds; the scoring phases (`features`, `probabilities`, `ranker:<name>`) are summed over "
+        "chunks, and over workers when two score at once.",
+        "",
+        "| phase | " + " | ".join(_label(r) for r in runs) + " |",
+        "|---|" + "---|" * len(runs),
+    ]
+    for name in names:
+        cells = [_fmt(r.get("phase_seconds", {}).get(name, "-")) for r in runs]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
     return lines
 

@@ -202,7 +202,8 @@ def discard_outputs(job: Job) -> None:
 
 
 def _files_named(params: dict) -> list[str]:
-    return [path for path in ((params.get("bundle") or {}).get("path"), params.get("plot")) if path]
+    named = (params.get("bundle"), params.get("rankers_apart_file"))
+    return [path for path in (*((n or {}).get("path") for n in named), params.get("plot")) if path]
 
 
 def fail_stale_jobs(project: Project | None = None, retry: bool = False) -> list[Job]:

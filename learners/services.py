@@ -3,6 +3,8 @@
 import functools
 import logging
 import time
+import uuid
+from pathlib import Path
 
 from celery import current_app, group
 from django.conf import settings
@@ -47,11 +49,40 @@ RETRAIN_FAILED = "Failed; the previous model and queue stay."
 def _retrain(job: Job) -> Outcome | None:
     project = job.project
     report(job, message="Fixing a dataset version.")
-    model, model_version = _train(job, project)
+    version = _fix_dataset_version(job, project)
+    if _fits_rankers_apart(job, project):
+        # The rankers need only the labels and the features, not the fitted classifier: a
+        # second worker fits them while this one fits the classifier (both serial steps were
+        # half the 1M rescore with the other worker idle, issue 12). The last one to finish
+        # goes on; with one worker the rankers simply wait their turn.
+        job.params["rankers_apart"] = True
+        report(job, params=job.params)
+        current_app.signature("learners.tasks.fit_rankers", args=(job.pk,)).apply_async()
+    model, model_version = _train(job, project, version)
+    if job.params.get("rankers_apart"):
+        fitted = {"model_version": str(model_version.pk) if model_version else None}
+        if not _join_fits(job, "model", **fitted, cold_start=job.params.get("cold_start")):
+            return None  # the rankers task goes on when it is done
+        return _after_fits(job, model, model_version, _load_apart_rankers(job))
     if model_version is not None and model_version.shadow.get("promoted") is False:
         return _success(job, model_version, ranking_pk=None)  # a candidate: the active model and queue stay
     report(job, progress=0.35, message="Fitting the rankers.")
     rankers = ranking.prepare_rankers(project, model, job.params["watermark"])
+    return _rank(job, model_version, rankers)
+
+
+def _fits_rankers_apart(job: Job, project: Project) -> bool:
+    """Fit the rankers in a task of their own when workers do the job and the pool is several
+    chunks (a small pool is not worth a second task; an inline retrain has no second worker)."""
+    if job.params.get("inline"):
+        return False
+    chunk = settings.SIFT_SCORE_CHUNK_SIZE
+    return ranking.rankable_items(project).order_by()[: chunk + 1].count() > chunk
+
+
+def _rank(job: Job, model_version: ModelVersion | None, rankers: scoring.RankerSet) -> Outcome | None:
+    """Save the rankers, then score the pool here (one chunk) or by every worker (several)."""
+    project = job.project
     bounds = ranking.chunk_bounds(project, settings.SIFT_SCORE_CHUNK_SIZE)
     job.params |= {
         "bundle": ranking.save_bundle(project, rankers),
@@ -74,12 +105,69 @@ def _retrain(job: Job) -> Outcome | None:
     return _finish(job, model_version, rankers, candidates)
 
 
-def _train(job: Job, project: Project) -> tuple[object, ModelVersion | None]:
-    """Fit on the labeled pool and evaluate on the labeled test set; (None, None) in cold start."""
+def fit_rankers(job: Job) -> None:
+    """Fit the rankers of a running retrain while its own task fits the classifier."""
+    run_job(job, _fit_rankers, claim=False, failure=RETRAIN_FAILED)
+
+
+def _fit_rankers(job: Job) -> Outcome | None:
+    project = job.project
+    rankers = ranking.prepare_rankers(project, None, job.params["watermark"], fit_model=False)
+    path = Path(str(project.pk)) / f"rankers-apart-{uuid.uuid4().hex}.joblib"
+    saved = {"path": str(path), "sha256": artifacts.save_object(rankers, path)}
+    try:
+        last = _join_fits(job, "rankers", rankers_apart_file=saved)
+    except jobs.JobAbandoned:
+        artifacts.remove(path)
+        raise
+    if not last:
+        return None  # the retrain task goes on once its classifier is fitted
+    params = job.params
+    model_version = (
+        ModelVersion.objects.get(pk=params["model_version"]) if params.get("model_version") else None
+    )
+    model = lifecycle.load_model(model_version) if model_version is not None else None
+    return _after_fits(job, model, model_version, _load_apart_rankers(job))
+
+
+def _join_fits(job: Job, part: str, **params: object) -> bool:
+    """Record that the classifier ("model") or the rankers are fitted; True for the second one."""
+    with transaction.atomic():
+        # The job row lock serializes the two tasks when they finish at the same moment.
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.state != Job.State.RUNNING:
+            raise jobs.JobAbandoned(f"retrain job {job.pk} is {locked.state}")
+        done = sorted({*locked.params.get("fitted", []), part})
+        locked.params |= params | {"fitted": done}
+        # No message: the page (and bench/scale.py) keep reading the classifier's progress.
+        report(job, params=locked.params)
+    job.params = locked.params
+    return done == ["model", "rankers"]
+
+
+def _load_apart_rankers(job: Job) -> scoring.RankerSet:
+    saved = job.params["rankers_apart_file"]
+    return ranking.load_bundle(saved)
+
+
+def _after_fits(job: Job, model, model_version: ModelVersion | None, rankers) -> Outcome | None:
+    """Both fits are in: join them and rank, unless the new model stays a candidate."""
+    artifacts.remove(job.params.pop("rankers_apart_file")["path"])  # the bundle replaces it
+    if model_version is not None and model_version.shadow.get("promoted") is False:
+        return _success(job, model_version, ranking_pk=None)  # a candidate: the active model and queue stay
+    return _rank(job, model_version, rankers.with_model(model))
+
+
+def _fix_dataset_version(job: Job, project: Project):
     version = create_dataset_version(project, job.created_by, note=f"Retrain job {job.pk}")
     job.params["watermark"] = version.max_annotation_id
     job.params["labels_at_watermark"] = labels_up_to(project, version.max_annotation_id)
     report(job, params=job.params)
+    return version
+
+
+def _train(job: Job, project: Project, version) -> tuple[object, ModelVersion | None]:
+    """Fit on the labeled pool and evaluate on the labeled test set; (None, None) in cold start."""
     rows = list(iter_dataset_rows(project, version.max_annotation_id))
     train = [(r.text, r.label) for r in rows if r.split == Split.POOL]
     test = [(r.text, r.label) for r in rows if r.split == Split.TEST]

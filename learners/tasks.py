@@ -45,6 +45,13 @@ def score_chunk(job_id: int, index: int, first: int, last: int) -> None:
         services.score_chunk(job, index, first, last)
 
 
+@shared_task(acks_late=True, **_limits(Job.Kind.RETRAIN))
+def fit_rankers(job_id: int) -> None:
+    # The rankers of a running retrain, fitted while its own task fits the classifier.
+    if job := _job(job_id):
+        services.fit_rankers(job)
+
+
 @shared_task(acks_late=True, **_limits(Job.Kind.SCORE))
 def score_new_items(job_id: int) -> None:
     if job := _job(job_id):

@@ -62,11 +62,13 @@ def _check_proba(proba: np.ndarray) -> None:
 
 def unit_hash(random_state: int, item_ids: Sequence[int]) -> np.ndarray:
     """A float in [0, 1) per id, fixed by (random_state, id): random order that chunks agree on."""
-    out = np.empty(len(item_ids))
-    for i, item_id in enumerate(item_ids):
-        digest = hashlib.blake2b(f"{random_state}:{item_id}".encode(), digest_size=8).digest()
-        out[i] = int.from_bytes(digest, "big") / 2**64
-    return out
+    # One joined buffer read as big-endian uint64: the same floats as int.from_bytes(...) / 2**64
+    # (both round the 64-bit integer to the nearest double), at half the cost of a loop that
+    # converts each digest (the random ranker was 6% of scoring a 1M pool, issue 12).
+    ids = item_ids.tolist() if isinstance(item_ids, np.ndarray) else item_ids  # Python ints format faster
+    prefix = f"{random_state}:"
+    digests = b"".join(hashlib.blake2b(f"{prefix}{i}".encode(), digest_size=8).digest() for i in ids)
+    return np.frombuffer(digests, dtype=">u8").astype(np.float64) / 2**64
 
 
 class Ranker(BaseEstimator):

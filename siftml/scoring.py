@@ -5,6 +5,7 @@ simulator (siftml/simulation.py) both rank through `RankerSet`, so the simulator
 what production does.
 """
 
+import dataclasses
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -147,6 +148,16 @@ class RankerSet:
     # None when `features` is that featurizer already (cold start) or no ranker needs it.
     pool_featurizer: object = None
 
+    def with_model(self, model: Pipeline | None) -> "RankerSet":
+        """These rankers (fitted with `fit_model=False`) beside the classifier fitted meanwhile.
+
+        The classifier's own feature step replaces the one fitted here (the same fit of the
+        same texts), so the classifier and the rankers read one featurizer.
+        """
+        if model is None:
+            return self
+        return dataclasses.replace(self, model=model, features=model.named_steps["features"])
+
     @property
     def classes(self) -> np.ndarray:
         return np.asarray(self.model.classes_ if self.model is not None else [], dtype=object)
@@ -223,6 +234,7 @@ def prepare_rankers(
     params: dict | None = None,
     min_per_label: int = COLD_START_MIN_PER_LABEL,
     random_state: int = 0,
+    fit_model: bool = True,
 ) -> RankerSet:
     """Fit (or take) the classifier and fit every ranker the weights ask for.
 
@@ -231,19 +243,33 @@ def prepare_rankers(
     rankers, on features fitted to the labeled and unlabeled pool texts (pool only, never
     test items); while some label has fewer than `min_per_label` examples, the coverage
     ranker keeps COVERAGE_SHARE of the model's mix.
+
+    With `fit_model=False` (and no `model`), the rankers are fitted for a classifier that
+    another process fits on the same texts at the same time (`RankerSet.with_model` joins
+    them): the features are fitted here on those texts, which gives the same vocabulary
+    and weights, and the error model clones the same unfitted classifier. The ranker set
+    returned has no model until it is joined.
     """
     missing = is_cold_start(labels, label_names, min_per_label)
-    if model is None:
+    classifier = None
+    if model is None and fit_model:
         try:
             model = training.fit_pipeline(texts, labels, params, random_state=random_state)
         except training.NotEnoughLabels:
             model = None
-    cold = model is None
     if model is not None:
-        features = model.named_steps["features"]
+        features, classifier = model.named_steps["features"], model.named_steps["classifier"]
+    elif not fit_model and _trainable(labels):
+        unfitted = training.build_pipeline(
+            params, random_state, calibrate=training.can_calibrate(labels, params)
+        )
+        features = unfitted.named_steps["features"].fit(list(texts))
+        classifier = unfitted.named_steps["classifier"]
     else:
         features = training.build_pipeline(params).named_steps["features"]
         features.fit(list(texts) + list(unlabeled_sample))
+    # Cold start: no classifier can be fitted yet (fitted here, or beside these rankers).
+    cold = classifier is None
     use = COLD_START_WEIGHTS if cold else {n: w for n, w in weights.items() if w > 0}
     if missing and not cold:
         use = {n: w * (1 - COVERAGE_SHARE) / sum(use.values()) for n, w in use.items() if n != "coverage"}
@@ -253,7 +279,7 @@ def prepare_rankers(
         n_rows = len(texts) + len(unlabeled_sample)
         rankers["coverage"].set_params(n_clusters=coldstart.cluster_count(len(label_names), n_rows))
     pool_featurizer = None
-    if model is not None and any(r.pool_features for r in rankers.values()):
+    if not cold and any(r.pool_features for r in rankers.values()):
         pool_featurizer = training.build_pipeline(params).named_steps["features"]
         pool_featurizer.fit(list(texts) + list(unlabeled_sample))
     X_labeled = _transform(features, texts)
@@ -264,7 +290,6 @@ def prepare_rankers(
     if any(r.pool_features for r in rankers.values()):
         pool = pool_featurizer or features
         pool_X = (_transform(pool, texts), _transform(pool, unlabeled_sample))
-    classifier = model.named_steps["classifier"] if model is not None else None
     y = np.asarray(labels, dtype=object)
     seconds: dict[str, float] = {}
     for name, ranker in rankers.items():
@@ -281,6 +306,14 @@ def prepare_rankers(
         finding_labels=missing and not cold,
         pool_featurizer=pool_featurizer,
     )
+
+
+def _trainable(labels: Sequence[str]) -> bool:
+    try:
+        training.check_trainable(labels)
+    except training.NotEnoughLabels:
+        return False
+    return True
 
 
 def _transform(features, texts: Sequence[str]) -> sp.csr_matrix:

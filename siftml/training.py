@@ -23,6 +23,8 @@ from sklearn.utils.validation import check_is_fitted
 
 DEFAULT_PARAMS: dict = {
     "word_ngram_max": 2,
+    # Word n-grams seen in fewer training texts than this are left out (1: none).
+    "word_min_df": 1,
     "char_ngram_min": 2,
     "char_ngram_max": 5,
     "C": 10.0,
@@ -43,7 +45,11 @@ CALIBRATION_MIN_LABELS = 15
 # macro-F1 on banking77): a pool this large is scored on word n-grams only, so that a
 # rescore of a million items fits in a retrain's budget. See the README's scale figures.
 LARGE_POOL = 200_000
-LARGE_POOL_PARAMS: dict = {**DEFAULT_PARAMS, "char_ngram_max": 0}
+# They also leave out word n-grams seen in one training text only: on banking77 (10,003
+# training labels, its test set) that halves the vocabulary (23,608 -> 10,292 n-grams) and
+# cuts the calibrated fit from 32.6 to 13.1 CPU seconds for a macro-F1 of 0.8844 against
+# 0.8863 (the fit was 41 of a 1M rescore's 74 CPU-bound seconds, issue 12).
+LARGE_POOL_PARAMS: dict = {**DEFAULT_PARAMS, "char_ngram_max": 0, "word_min_df": 2}
 MIN_LABELS_PER_CLASS = 2
 
 
@@ -66,7 +72,8 @@ def params_for_pool(pool_size: int) -> dict:
 
 def build_pipeline(params: dict | None = None, random_state: int = 0, calibrate: bool = False) -> Pipeline:
     p = {**DEFAULT_PARAMS, **(params or {})}
-    parts = [("word", TfidfVectorizer(ngram_range=(1, p["word_ngram_max"]), sublinear_tf=True))]
+    word = TfidfVectorizer(ngram_range=(1, p["word_ngram_max"]), min_df=p["word_min_df"], sublinear_tf=True)
+    parts = [("word", word)]
     if p["char_ngram_max"]:
         char = TfidfVectorizer(
             analyzer="char_wb",

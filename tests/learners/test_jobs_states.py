@@ -155,7 +155,12 @@ def test_a_retrain_failing_after_its_files_were_written_removes_them(labeled):
 
 def test_tasks_have_time_limits_and_simulations_their_own_queue():
     app.loader.import_default_modules()  # what the worker does at start: autodiscover the tasks
-    for name, kind in [("retrain", "retrain"), ("score_chunk", "retrain"), ("simulate", "simulate")]:
+    for name, kind in [
+        ("retrain", "retrain"),
+        ("score_chunk", "retrain"),
+        ("fit_rankers", "retrain"),
+        ("simulate", "simulate"),
+    ]:
         task = app.tasks[f"learners.tasks.{name}"]
         assert task.soft_time_limit == settings.SIFT_TIME_LIMITS[kind]
         assert task.time_limit == settings.SIFT_TIME_LIMITS[kind] + settings.SIFT_TIME_LIMIT_GRACE_SECONDS

@@ -235,3 +235,16 @@ def test_the_replaced_ranking_stays_until_the_next_swap(project):
         rankings.append(project.active_ranking_id)
     # A request that read the pointer just before a swap still finds the queue it read.
     assert set(Ranking.objects.filter(project=project).values_list("pk", flat=True)) == set(rankings[1:])
+
+
+@pytest.mark.parametrize("size", [7, 10, 50])
+def test_chunk_bounds_numbered_by_the_database_match_reading_every_id(project, size):
+    # Labeled rows leave gaps in the ids of the rankable items.
+    import_rows(project, _rows(120, labeled=40))
+    ids = list(ranking.rankable_items(project).order_by("pk").values_list("pk", flat=True))
+    n_chunks = math.ceil(len(ids) / size)
+    starts = {k * len(ids) // n_chunks for k in range(n_chunks)}
+    cuts = [pk for i, pk in enumerate(ids) if i in starts]  # the former loop over every id
+    expected = list(zip(cuts, [*[c - 1 for c in cuts[1:]], ids[-1]], strict=True))
+
+    assert ranking.chunk_bounds(project, size) == expected

@@ -95,7 +95,24 @@ def test_large_pools_are_scored_on_word_ngrams_only():
     small, large = training.params_for_pool(1_000), training.params_for_pool(training.LARGE_POOL)
     assert training.algorithm_name(small) == "tfidf-word-char+logreg"
     assert training.algorithm_name(large) == "tfidf-word+logreg"
-    model = training.fit_pipeline(TEXTS, LABELS, large)
+    # Six texts of one or two words each: keep every n-gram here (word_min_df, tested below).
+    model = training.fit_pipeline(TEXTS, LABELS, {**large, "word_min_df": 1})
     parts = [name for name, _ in model.named_steps["features"].transformer_list]
     assert parts == ["word"]
     assert list(model.predict(TEXTS)) == LABELS
+
+
+def test_large_pools_leave_out_word_ngrams_seen_in_one_training_text():
+    texts = ["refund my card please", "refund my card now", "card arrived late", "lost card abroad"]
+    labels = ["refund", "refund", "other", "other"]
+    word = lambda params: training.build_pipeline(params).named_steps["features"].transformer_list[0][1]  # noqa: E731
+    small = word(training.params_for_pool(1_000)).fit(texts)
+    large = word(training.params_for_pool(training.LARGE_POOL)).fit(texts)
+    assert "abroad" in small.vocabulary_
+    assert "refund my" in small.vocabulary_
+    assert set(large.vocabulary_) == {"refund", "my", "card", "refund my", "my card"}
+    # A model saved before the parameter existed is rebuilt as it was: every n-gram kept.
+    old = {k: v for k, v in training.params_for_pool(training.LARGE_POOL).items() if k != "word_min_df"}
+    assert word(old).fit(texts).vocabulary_ == word({**old, "word_min_df": 1}).fit(texts).vocabulary_
+    model = training.fit_pipeline(texts, labels, training.params_for_pool(training.LARGE_POOL))
+    assert list(model.predict(texts[:2])) == ["refund", "refund"]
