@@ -192,7 +192,7 @@ def insert(project: Project, owner, pool: Pool, analyze: bool = True) -> float:
                 "WHERE project_id = %s AND label_id IS NOT NULL ORDER BY id",
                 [owner.pk, Origin.IMPORT, now, project.pk],
             )
-        # The one call an import chunk makes (labeling.services._insert_items), for all rows.
+        # The one counters call an import makes (labeling.services._insert_rows), for all rows.
         counters.record_items(
             project.pk,
             (

@@ -12,7 +12,7 @@ held only until the commit that follows):
 
 - `record_annotation` (labeling.services.save_annotation: annotate, relabel, undo,
   adjudication, resolving a flag with a label);
-- `record_items` (labeling.services import chunks, one call per chunk).
+- `record_item_counts` (labeling.services imports: one call per import, after its last chunk).
 
 Rows are updated with F() expressions in a fixed key order, so two writers never wait on
 each other in opposite orders (no deadlock), and one row per label spreads the writers of
@@ -56,17 +56,23 @@ def record_annotation(item: Item, old_label_id: int | None, annotation_label_id:
 
 
 def record_items(project_id: int, items: Iterable[tuple[str, int | None]]) -> None:
-    """Count new items given as (split, label id or None); a labeled one came with one annotation.
+    """Count new items given as (split, label id or None); a labeled one came with one annotation."""
+    record_item_counts(project_id, Counter(items))
+
+
+def record_item_counts(project_id: int, counts: Mapping[tuple[str, int | None], int]) -> None:
+    """Count new items given as {(split, label id or None): how many}; a labeled one came with one annotation.
 
     What an import writes: each labeled row is an item resolved to its label plus one
-    import annotation giving it.
+    import annotation giving it. An import adds its chunks' counts up and calls this once,
+    after its last row: at most 2 x (labels + 1) UPDATEs whatever the file's size.
     """
     splits: Counter[str] = Counter()
     labeled: Counter[Key] = Counter()
-    for split, label_id in items:
-        splits[split] += 1
+    for (split, label_id), n in counts.items():
+        splits[split] += n
         if label_id is not None:
-            labeled[(split, label_id)] += 1
+            labeled[(split, label_id)] += n
     deltas: dict[Key, tuple[int, int]] = {(split, None): (n, 0) for split, n in splits.items()}
     deltas |= {key: (n, n) for key, n in labeled.items()}
     _apply(project_id, deltas)

@@ -5,8 +5,10 @@ import itertools
 import json
 import string
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import BinaryIO, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -48,6 +50,7 @@ from labeling.statistics import analyze
 LABEL_KEYS = [*"1234567890", *(c for c in string.ascii_lowercase if c not in "szf")]
 # Rows per import chunk: one COPY (or bulk_create) and one taken-id query each.
 IMPORT_CHUNK = 5000
+T = TypeVar("T")
 
 
 def create_project(
@@ -175,18 +178,20 @@ def _insert_rows(
     # Under the project lock: a project with no items yet cannot hold any of the file's ids.
     check_taken = project.items.exists()
     write = _copy_items if uses_copy() else _create_items
-    while chunk := tuple(itertools.islice(rows, IMPORT_CHUNK)):
+    tally: Counter[tuple[str, int | None]] = Counter()
+    for chunk, values in _ahead(_prepared_chunks(project, batch, rows, labels)):
         chunk_errors = _taken_id_errors(project, chunk) if check_taken else []
         n_errors += len(chunk_errors)
         errors.extend(chunk_errors[: MAX_REPORTED_ERRORS - len(errors)])
         if not n_errors:
-            values = [_item_values(project, batch, row, labels) for row in chunk]
             write(values)
-            count_import_chunk(project, batch, values)
+            count_import_chunk(batch, values, tally)
         done += len(chunk)
-        progress("write", done, total)
+        if done < total:
+            progress("write", done, total)
     if n_errors:
         raise ImportRejected(import_summary(n_errors), errors)
+    counters.record_item_counts(project.pk, tally)
     # One import annotation per labeled item, by the importer, in the items' order.
     with connection.cursor() as cursor:
         cursor.execute(
@@ -196,20 +201,50 @@ def _insert_rows(
             [batch.created_by_id, Origin.IMPORT, batch.pk],
         )
     batch.save(update_fields=["pool", "test", "labeled"])
+    # The last report is made once every row and count is written (learners.imports holds
+    # the job row locked from it until the commit).
+    progress("write", done, total)
 
 
-def count_import_chunk(project: Project, batch: ImportBatch, values: list[tuple]) -> None:
+def _prepared_chunks(
+    project: Project, batch: ImportBatch, rows: Iterator[ParsedRow], labels: dict
+) -> Iterator[tuple[tuple[ParsedRow, ...], list[tuple]]]:
+    """(rows, their ITEM_COLUMNS values) chunk by chunk: the file's parsing and the per-row work."""
+    while chunk := tuple(itertools.islice(rows, IMPORT_CHUNK)):
+        yield chunk, [_item_values(project, batch, row, labels) for row in chunk]
+
+
+def _ahead(chunks: Iterator[T]) -> Iterator[T]:
+    """`chunks`, each next one made in a thread while the caller writes this one.
+
+    The file's parsing and hashing (pure Python, no database) then runs while the main
+    thread waits for PostgreSQL to take a COPY (the wait releases the GIL): the two
+    overlap instead of taking turns. An error in making a chunk is raised here.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-parse") as pool:
+        pending = pool.submit(next, chunks, None)
+        try:
+            while (chunk := pending.result()) is not None:
+                pending = pool.submit(next, chunks, None)
+                yield chunk
+        finally:
+            pending.cancel()
+            wait([pending])
+
+
+def count_import_chunk(batch: ImportBatch, values: list[tuple], tally: Counter) -> None:
     """The one place an import chunk's counts are added up, in the insert's transaction.
 
-    `values` are the chunk's rows in ITEM_COLUMNS order. Per-project counters that must
-    move with the items belong here (one call), whichever way the rows were written.
+    `values` are the chunk's rows in ITEM_COLUMNS order. The batch's counts move here, and
+    `tally` gathers the per-(split, label) counts that _insert_rows writes to the project's
+    counters once, after the last chunk, whichever way the rows were written.
     """
     split_at, label_at = ITEM_COLUMNS.index("split"), ITEM_COLUMNS.index("label_id")
     n_test = sum(v[split_at] == Split.TEST for v in values)
     batch.test += n_test
     batch.pool += len(values) - n_test
     batch.labeled += sum(v[label_at] is not None for v in values)
-    counters.record_items(project.pk, ((v[split_at], v[label_at]) for v in values))
+    tally.update((v[split_at], v[label_at]) for v in values)
 
 
 def uses_copy() -> bool:

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from labeling import services
+from labeling import counters, services
 from labeling.importing import ImportRejected
 from labeling.models import Annotation, ImportBatch, Item, Split
 from labeling.splits import assign_split
@@ -195,3 +195,35 @@ def test_import_command_rejects_unknown_project_and_missing_file(project, tmp_pa
         call_command("import_items", "nope", str(tmp_path / "x.csv"))
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_items", project.slug, str(tmp_path / "missing.csv"))
+
+
+def test_a_file_changed_after_its_check_fails_in_a_later_chunk_and_nothing_is_imported(
+    project, tmp_path, monkeypatch
+):
+    # The second read's rows are parsed a chunk ahead in a thread (services._ahead) while the
+    # earlier chunks are written: an error there must still reach the command and roll back.
+    path = tmp_path / "items.csv"
+    rows = make_review_rows(120, labeled=30)
+    path.write_bytes(csv_bytes(rows, ["id", "text", "label"]))
+    rows[100]["label"] = "unknown"
+    changed = csv_bytes(rows, ["id", "text", "label"])
+    real_check = services.check_upload
+
+    def check_then_change(upload, *args, **kwargs):
+        summary = real_check(upload, *args, **kwargs)
+        with path.open("r+b") as f:  # the same file the command has open
+            f.write(changed)
+            f.truncate()
+        return summary
+
+    monkeypatch.setattr(services, "check_upload", check_then_change)
+    monkeypatch.setattr(services, "IMPORT_CHUNK", 25)  # rows 1-100 are written before row 101 is read
+    with pytest.raises(CommandError, match="The file changed while it was imported"):
+        call_command("import_items", project.slug, str(path))
+
+    assert project.items.count() == 0
+    assert not Annotation.objects.filter(item__project=project).exists()
+    assert not ImportBatch.objects.filter(project=project).exists()
+    tallies = counters.summary(project)
+    assert tallies["splits"] == dict.fromkeys(Split.values, 0)
+    assert tallies["annotations"] == 0
