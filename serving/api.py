@@ -130,6 +130,10 @@ def feedback(request: Request, prediction_id: str) -> Response:
     """Say whether a prediction was right: the text becomes an item to label (a signal, not a label)."""
     from serving import services
 
+    # The body first: a malformed one is a 400 (or 415) whatever the id, and says nothing of it.
+    serializer = FeedbackRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
     token = service_token(request)
     predictions = PredictionLog.objects.select_related("project")
     if token is not None:
@@ -137,9 +141,6 @@ def feedback(request: Request, prediction_id: str) -> Response:
     else:
         prediction = get_object_or_404(predictions, pk=prediction_id)
         get_project_for_user(request.user, pk=prediction.project_id, admin=True)
-    serializer = FeedbackRequestSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
     try:
         given, item, created = services.give_feedback(prediction, data["correct"], data.get("label"), token)
     except services.FeedbackRefused as exc:

@@ -37,12 +37,12 @@ def ids(project, owner):
 
 
 def _url(route: URLPattern, ids: dict) -> str:
-    """The route with real ids in it (a random UUID for a model: 404 comes after 405)."""
+    """The route with real ids in it (a random UUID for a model or a prediction: 404 comes after 405)."""
     pattern = "/api/v1/" + str(route.pattern)
     values = {"pk": ids["item"] if pattern.startswith("/api/v1/items/") else ids["project"]}
-    if "<uuid:pk>" in pattern:
-        values["pk"] = uuid.uuid4()
-    return re.sub(r"<(\w+):(\w+)>", lambda m: str(values.get(m[2], 1)), pattern)
+    return re.sub(
+        r"<(\w+):(\w+)>", lambda m: str(uuid.uuid4() if m[1] == "uuid" else values.get(m[2], 1)), pattern
+    )
 
 
 def _assert_json_error(response, status: int) -> None:
@@ -55,7 +55,7 @@ def _assert_json_error(response, status: int) -> None:
 def test_the_walk_covers_every_api_route():
     names = {route.name for route in _api_routes()}
     assert {"api-index", "api-schema", "api-docs", "api-redoc", "api-projects", "api-model-activate"} <= names
-    assert len(names) == 38  # + the items browser's item, similar and bulk revert
+    assert len(names) == 43  # + serving's tokens (2), predict, monitoring and feedback
 
 
 def test_every_wrong_method_on_every_route_is_a_json_405(ids, owner):
@@ -95,7 +95,7 @@ def test_every_bad_body_on_every_operation_that_reads_one_is_a_json_error(
 ):
     client = api_client(owner)
     operations = _body_operations(ids)
-    assert len(operations) == 11
+    assert len(operations) == 14  # + creating a service token, predict and feedback
     for method, url in operations:
         response = getattr(client, method)(url, data=body, content_type=content_type)
         expected = 415 if url.endswith("/imports") and content_type == "application/json" else status
