@@ -14,7 +14,22 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core import signing
 from django.db import connection
-from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    FilteredRelation,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Length
 
 from labeling.models import Annotation, Item, ItemPrediction, LabelSuspect, Project, QueueEntry, Skip, Split
@@ -24,6 +39,8 @@ MAX_PAGE_SIZE = 200
 # The same configuration as the GIN index of migration 0007_browse_item_text_indexes.
 SEARCH_CONFIG = "simple"
 _CURSOR_SALT = "labeling.item_browser.cursor"
+# The type of each sort key, for the cursor's value in the keyset condition.
+_KEY_FIELDS = {"last_labeled_at": DateTimeField(), "text_length": IntegerField(), "priority": FloatField()}
 
 
 class BadCursor(ValueError):
@@ -217,12 +234,37 @@ def _ordered(key: str, descending: bool) -> F:
     return F(key).desc() if descending else F(key).asc()
 
 
-def _after(sort: Sort, after: tuple, descending: bool) -> Q:
+class _Row(Func):
+    """A row value `(a, b)`: PostgreSQL and SQLite compare rows lexicographically."""
+
+    template = "(%(expressions)s)"
+
+
+class _Beyond(Func):
+    """`(key, id) < (x, i)` (or `>`): true for the rows past the cursor."""
+
+    template = "%(expressions)s"
+    output_field = BooleanField()
+
+    def __init__(self, lhs: Func, rhs: Func, descending: bool):
+        super().__init__(lhs, rhs)
+        self.arg_joiner = " < " if descending else " > "
+
+
+def _after(sort: Sort, after: tuple, descending: bool) -> Q | Func:
+    """The rows past the cursor's (key, id) in the walk's order, as one row comparison.
+
+    PostgreSQL takes `(key, id) < (x, i)` as the bound of the index walk (item_recent, the
+    length index). Written `key < x OR (key = x AND id < i)` it cannot, and filters rows
+    while walking from the top instead: 0.75-1.8 s a page deep into 1M items.
+    """
     key, pk = after
-    beyond = "lt" if descending else "gt"
     if sort.key == "id":
-        return Q(**{f"id__{beyond}": pk})
-    return Q(**{f"{sort.key}__{beyond}": key}) | Q(**{sort.key: key, f"id__{beyond}": pk})
+        return Q(**{f"id__{'lt' if descending else 'gt'}": pk})
+    field = _KEY_FIELDS[sort.key]
+    lhs = _Row(F(sort.key), F("id"), output_field=field)
+    rhs = _Row(Value(key, output_field=field), Value(pk, output_field=IntegerField()), output_field=field)
+    return _Beyond(lhs, rhs, descending)
 
 
 def _encode_cursor(item: Item, sort: Sort, sort_name: str, backwards: bool) -> str:
