@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.models import CharField, DateTimeField, Exists, IntegerField, OuterRef, QuerySet, Value
 from django.utils import timezone
 
-from labeling import counters, item_browser
+from labeling import adjudication, counters, item_browser
 from labeling.models import (
     Annotation,
     BulkAction,
@@ -241,6 +241,11 @@ def collect_items(project: Project, items: QuerySet[Item], user: AbstractBaseUse
             selected=len(ids),
             changed=len(new),
         )
+
+
+def adjudicate_items(items: QuerySet[Item]) -> int:
+    """Send the selected items to the admins' disagreement queue; return how many joined it."""
+    return adjudication.send_to_adjudication(_bounded_ids(items, "send to adjudication"))
 
 
 def flag_items(items: QuerySet[Item], user: AbstractBaseUser, comment: str = "") -> int:
