@@ -27,7 +27,6 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
 )
 from django.db.models.functions import Length
@@ -135,22 +134,31 @@ def _label_filters(items: QuerySet[Item], filters: dict) -> QuerySet[Item]:
 
 
 def _prediction_filters(project: Project, items: QuerySet[Item], filters: dict) -> QuerySet[Item]:
-    """Filter on the active ranking's guess: only unlabeled pool items have one stored."""
+    """Filter on the active ranking's guess: only unlabeled pool items have one stored.
+
+    Through the same join as the "priority" sort (one row per ranking and item), so the
+    planner can walk the ranking's entries instead of probing a subquery per item."""
     wanted = [filters.get(name) is not None for name in ("predicted", "conf_min", "conf_max")]
     if not any(wanted):
         return items
-    entry = _queue_entries(project)
-    items = items.alias(
-        predicted_id=Subquery(entry.values("suggested_label")[:1]),
-        prediction_confidence=Subquery(entry.values("confidence")[:1]),
-    )
+    items = _join_entry(project, items)
     if filters.get("predicted") is not None:
-        items = items.filter(predicted_id=filters["predicted"].pk)
+        items = items.filter(entry__suggested_label=filters["predicted"].pk)
     if filters.get("conf_min") is not None:
-        items = items.filter(prediction_confidence__gte=filters["conf_min"])
+        items = items.filter(entry__confidence__gte=filters["conf_min"])
     if filters.get("conf_max") is not None:
-        items = items.filter(prediction_confidence__lte=filters["conf_max"])
+        items = items.filter(entry__confidence__lte=filters["conf_max"])
     return items
+
+
+def _join_entry(project: Project, items: QuerySet[Item]) -> QuerySet[Item]:
+    """Join each item's entry in the active ranking as `entry` (once)."""
+    if "entry" in items.query._filtered_relations:
+        return items
+    entry = FilteredRelation(
+        "queue_entries", condition=Q(queue_entries__ranking_id=project.active_ranking_id)
+    )
+    return items.alias(entry=entry)
 
 
 def _model_view_filters(project: Project, items: QuerySet[Item], filters: dict) -> QuerySet[Item]:
@@ -174,10 +182,6 @@ def _model_view_filters(project: Project, items: QuerySet[Item], filters: dict) 
     return items
 
 
-def _queue_entries(project: Project) -> QuerySet[QueueEntry]:
-    return QueueEntry.objects.filter(ranking_id=project.active_ranking_id, item=OuterRef("pk"))
-
-
 def _with_sort_key(project: Project, items: QuerySet[Item], sort: str) -> QuerySet[Item]:
     """Annotate the sort key; items without one (never labeled, not queued) drop out of that sort.
 
@@ -189,10 +193,7 @@ def _with_sort_key(project: Project, items: QuerySet[Item], sort: str) -> QueryS
     if sort == "length":
         return items.annotate(text_length=Length("text"))
     if sort == "priority":
-        entry = FilteredRelation(
-            "queue_entries", condition=Q(queue_entries__ranking_id=project.active_ranking_id)
-        )
-        items = items.alias(entry=entry).annotate(priority=F("entry__priority"))
+        items = _join_entry(project, items).annotate(priority=F("entry__priority"))
         return items.filter(priority__isnull=False)
     return items
 
