@@ -34,6 +34,8 @@ from django.db.models.functions import Length
 from labeling.models import Annotation, Item, ItemPrediction, LabelSuspect, Project, QueueEntry, Skip, Split
 
 PAGE_SIZE = 50
+# Searches in id order look among this many items first (see _search_in_id_order).
+SEARCH_WINDOW = 5000
 MAX_PAGE_SIZE = 200
 # The same configuration as the GIN index of migration 0007_browse_item_text_indexes.
 SEARCH_CONFIG = "simple"
@@ -223,7 +225,10 @@ def browse_items(
     if after is not None:
         items = items.filter(_after(sort, after, descending))
     order = [_ordered(sort.key, descending)] + ([] if sort.key == "id" else [_ordered("id", descending)])
-    found = list(items.order_by(*order)[: page_size + 1])
+    if sort.key == "id" and (filters.get("q", "").split() or filters.get("phrase", "").strip()):
+        found = _search_in_id_order(project, items, after, descending, page_size + 1)
+    else:
+        found = list(items.order_by(*order)[: page_size + 1])
     more = len(found) > page_size
     found = found[:page_size]
     if backwards:
@@ -235,6 +240,30 @@ def browse_items(
         previous_cursor=_encode_cursor(found[0], sort, sort_name, True) if found and has_previous else None,
         admin=admin,
     )
+
+
+def _search_in_id_order(
+    project: Project, items: QuerySet[Item], after, descending: bool, n: int
+) -> list[Item]:
+    """The first `n` search matches in id order: first among the next SEARCH_WINDOW items.
+
+    The planner misjudges how many rows a word matches, and for a common one takes every
+    match from the GIN index and sorts them all by id; bounded to a window of ids it walks
+    the id index instead, and a common word fills the page there. Otherwise the rest of
+    the walk, past the window, is the usual query (the index serves a rare word well).
+    """
+    order = _ordered("id", descending)
+    ahead = Item.objects.filter(project=project)
+    if after is not None:
+        ahead = ahead.filter(**{f"pk__{'lt' if descending else 'gt'}": after[1]})
+    edge = list(ahead.order_by(order).values_list("pk", flat=True)[SEARCH_WINDOW - 1 : SEARCH_WINDOW])
+    if not edge:
+        return list(items.order_by(order)[:n])
+    inside, beyond = ("gte", "lt") if descending else ("lte", "gt")
+    found = list(items.filter(**{f"pk__{inside}": edge[0]}).order_by(order)[:n])
+    if len(found) < n:
+        found += items.filter(**{f"pk__{beyond}": edge[0]}).order_by(order)[: n - len(found)]
+    return found
 
 
 def _ordered(key: str, descending: bool) -> F:
