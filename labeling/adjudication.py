@@ -50,6 +50,14 @@ def list_conflicts(project: Project, limit: int = 50) -> list[ReviewItem]:
     return _with_votes(items)
 
 
+def send_to_adjudication(item_ids: list[int]) -> int:
+    """Put items in the disagreement queue (an admin's "send to adjudication"); return how many
+    were not in it already. An item leaves it when an admin adjudicates it, or when a later
+    vote on it leaves its annotators agreeing (the queue holds what still needs a decision)."""
+    with transaction.atomic():
+        return Item.objects.filter(pk__in=item_ids, conflict=False).update(conflict=True)
+
+
 def adjudicate_item(
     item: Item, user: AbstractBaseUser, label: Label, client_id: uuid.UUID | None = None
 ) -> Annotation:

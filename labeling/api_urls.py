@@ -29,5 +29,6 @@ urlpatterns = [
     path("auth/token/revoke", api.token_revoke, name="api-token-revoke"),
     path("projects/<int:pk>/items", browser_views.api_items, name="api-project-items"),
     path("projects/<int:pk>/items/bulk", browser_views.api_items_bulk, name="api-project-items-bulk"),
+    path("projects/<int:pk>/items/export", browser_views.api_items_export, name="api-project-items-export"),
     path("bulk-actions/<int:pk>/revert", browser_views.api_bulk_revert, name="api-bulk-revert"),
 ]

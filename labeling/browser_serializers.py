@@ -51,9 +51,11 @@ class BulkActionSerializer(serializers.Serializer):
     """An admin's bulk action on chosen ids or on every item a filter passes (one of the two)."""
 
     action = serializers.ChoiceField(
-        choices=["flag", "label", "skip", "collect"],
+        choices=["flag", "label", "skip", "collect", "adjudicate"],
         help_text="flag: hold for an admin's review; label: give `label` (origin bulk, revertible as one); "
-        "skip: take out of the active queue; collect: add to the collection `collection`.",
+        "skip: take out of the active queue; collect: add to the collection `collection`; "
+        "adjudicate: send to the admins' disagreement queue. "
+        "To download a selection: POST /api/v1/projects/{id}/items/export.",
     )
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
@@ -81,6 +83,25 @@ class BulkActionSerializer(serializers.Serializer):
             raise serializers.ValidationError({"label": ["Name the label to give."]})
         if data["action"] == "collect" and not (data.get("collection") or "").strip():
             raise serializers.ValidationError({"collection": ["Name the collection."]})
+        return data
+
+
+class SelectionExportSerializer(serializers.Serializer):
+    """Download chosen ids or a whole filtered result as CSV or JSONL (one of ids or filter)."""
+
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
+    )
+    filter = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text='The items list\'s query parameters, e.g. {"q": "refund", "state": "unlabeled"}.',
+    )
+    format = serializers.ChoiceField(choices=["csv", "jsonl"], default="csv")
+
+    def validate(self, data: dict) -> dict:
+        if ("ids" in data) == ("filter" in data):
+            raise serializers.ValidationError("Give either `ids` or `filter`, not both and not neither.")
         return data
 
 
@@ -115,7 +136,7 @@ class ItemAnnotationSerializer(serializers.Serializer):
     )
 
 
-class PredictionSerializer(serializers.Serializer):
+class ItemRankingPredictionSerializer(serializers.Serializer):
     ranking = serializers.IntegerField()
     model_ref = serializers.CharField(allow_null=True, help_text="The model version that ranked it.")
     active = serializers.BooleanField(help_text="The ranking the queue serves now.")
@@ -139,7 +160,7 @@ class ItemDetailSerializer(ItemRowSerializer):
 
     history = ItemAnnotationSerializer(many=True)
     disputed = serializers.BooleanField(required=False, help_text="Live votes name more than one label.")
-    predictions = PredictionSerializer(many=True, required=False)
+    predictions = ItemRankingPredictionSerializer(many=True, required=False)
     queue = QueuePlaceSerializer(allow_null=True, required=False, help_text="Its place in the active queue.")
 
 

@@ -7,13 +7,14 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import adjudication, bulk_actions, item_browser, item_detail, services
+from labeling import adjudication, bulk_actions, exports, item_browser, item_detail, services
 from labeling import api_responses as out
 from labeling.access import get_project_for_user, is_project_admin, visible_projects
 from labeling.browser_serializers import (
@@ -22,6 +23,7 @@ from labeling.browser_serializers import (
     BulkRevertSerializer,
     ItemDetailSerializer,
     ItemPageSerializer,
+    SelectionExportSerializer,
     SimilarItemsSerializer,
 )
 from labeling.forms import ItemFilterForm
@@ -197,11 +199,14 @@ def api_items_bulk(request: Request, pk: int) -> Response:
 
 
 def _run_bulk(project: Project, user, items, action: str, data: dict, label) -> dict:
-    """Run one bulk action; {"selected", "changed", "bulk_action"} (flags keep no record)."""
+    """Run one bulk action; {"selected", "changed", "bulk_action"} (flags and adjudication keep no record)."""
     if action == "flag":
         selected = items.count()
         changed = bulk_actions.flag_items(items, user, data.get("comment", ""))
         return {"selected": selected, "changed": changed, "bulk_action": None}
+    if action == "adjudicate":
+        selected = items.count()
+        return {"selected": selected, "changed": bulk_actions.adjudicate_items(items), "bulk_action": None}
     if action == "label":
         if not data.get("include_test"):
             items = items.filter(split="pool")
@@ -213,6 +218,34 @@ def _run_bulk(project: Project, user, items, action: str, data: dict, label) -> 
     else:
         done = bulk_actions.collect_items(project, items, user, data["collection"].strip())
     return {"selected": done.selected, "changed": done.changed, "bulk_action": done.pk}
+
+
+@extend_schema(
+    request=SelectionExportSerializer,
+    responses={
+        (200, "text/csv"): OpenApiTypes.BINARY,
+        (200, "application/x-ndjson"): OpenApiTypes.BINARY,
+        **out.errors(400, 401, 403, 404),
+    },
+)
+@api_view(["POST"])
+def api_items_export(request: Request, pk: int) -> HttpResponse | Response:
+    """Download chosen ids or every item a filter passes, labeled or not, as CSV or JSONL (streamed)."""
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    serializer = SelectionExportSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    filters = None
+    if "filter" in data:
+        form = ItemFilterForm(data["filter"], project=project, admin=True)
+        if not form.is_valid():
+            return _form_errors(form)
+        filters = form.cleaned_data
+    try:
+        items = bulk_actions.select_items(project, request.user, ids=data.get("ids"), filters=filters)
+    except bulk_actions.SelectionRejected as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    return exports.selection_response(project, items, data["format"])
 
 
 @extend_schema(request=None, responses={200: BulkRevertSerializer, **out.errors(400, 401, 403, 404)})
@@ -233,6 +266,8 @@ BULK_VERBS = {
     "label": "Label",
     "skip": "Take out of the queue",
     "collect": "Add to a collection",
+    "adjudicate": "Send to adjudication",
+    "export": "Export",
 }
 
 
@@ -254,6 +289,7 @@ def items_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         "comment": request.POST.get("comment", "")[:2000],
         "collection": request.POST.get("collection", "").strip()[:100],
         "include_test": request.POST.get("include_test") == "on",
+        "format": "jsonl" if request.POST.get("format") == "jsonl" else "csv",
     }
     label = project.labels.filter(name=request.POST.get("label", "")).first()
     if (action == "label" and label is None) or (action == "collect" and not data["collection"]):
@@ -282,6 +318,8 @@ def items_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             return render(
                 request, "labeling/items_bulk_confirm.html", {**context, "query": query, "back": back}
             )
+        if action == "export":
+            return exports.selection_response(project, items, data["format"])
         result = _run_bulk(project, request.user, items, action, data, label)
     except bulk_actions.SelectionRejected as exc:
         messages.error(request, str(exc))
@@ -292,6 +330,7 @@ def items_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         "label": f"labeled “{label}” (one bulk action, revertible below)",
         "skip": "taken out of the active queue",
         "collect": f"added to “{data['collection']}”",
+        "adjudicate": "sent to adjudication; they wait on the Adjudicate page",
     }[action]
     messages.success(request, f"{n} item{'s' if n != 1 else ''} {done}.")
     return redirect(back)

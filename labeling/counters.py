@@ -12,6 +12,7 @@ held only until the commit that follows):
 
 - `record_annotation` (labeling.services.save_annotation: annotate, relabel, undo,
   adjudication, resolving a flag with a label);
+- `record_annotations` (labeling.bulk_actions: a bulk label and its revert, one call each);
 - `record_item_counts` (labeling.services imports: one call per import, after its last chunk).
 
 Rows are updated with F() expressions in a fixed key order, so two writers never wait on
@@ -46,13 +47,25 @@ def record_annotation(item: Item, old_label_id: int | None, annotation_label_id:
 
     `item.label_id` is the resolved label after the annotation, `old_label_id` the one before.
     """
-    deltas: dict[Key, list[int]] = {(item.split, annotation_label_id): [0, 1]}
-    if old_label_id != item.label_id:
-        if old_label_id is not None:
-            deltas.setdefault((item.split, old_label_id), [0, 0])[0] -= 1
-        if item.label_id is not None:
-            deltas.setdefault((item.split, item.label_id), [0, 0])[0] += 1
-    _apply(item.project_id, {key: (d[0], d[1]) for key, d in deltas.items()})
+    record_annotations(item.project_id, [(item.split, old_label_id, item.label_id, annotation_label_id)])
+
+
+def record_annotations(
+    project_id: int, changes: Iterable[tuple[str, int | None, int | None, int | None]]
+) -> None:
+    """Count one new annotation per entry (split, resolved label before, after, annotation's label).
+
+    What a bulk label or its revert writes: thousands of items, one update per counter row.
+    """
+    deltas: dict[Key, list[int]] = {}
+    for split, old_label_id, new_label_id, annotation_label_id in changes:
+        deltas.setdefault((split, annotation_label_id), [0, 0])[1] += 1
+        if old_label_id != new_label_id:
+            if old_label_id is not None:
+                deltas.setdefault((split, old_label_id), [0, 0])[0] -= 1
+            if new_label_id is not None:
+                deltas.setdefault((split, new_label_id), [0, 0])[0] += 1
+    _apply(project_id, {key: (d[0], d[1]) for key, d in deltas.items()})
 
 
 def record_items(project_id: int, items: Iterable[tuple[str, int | None]]) -> None:

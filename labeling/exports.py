@@ -8,10 +8,11 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 from labeling.models import Annotation, Origin, Project
@@ -113,13 +114,68 @@ def _resolve_item(records: list[tuple], labels: dict[int, str]) -> DatasetRow | 
     )
 
 
-def stream_export(rows: Iterable[DatasetRow], fmt: str) -> Iterator[bytes]:
-    """Encode rows as CSV or JSONL, a few hundred rows per chunk."""
+@dataclass(frozen=True)
+class SelectionRow:
+    """One item of an items-browser selection as it stands now, labeled or not."""
+
+    COLUMNS = ("id", "text", "label", "label_origin", "split", "labeled_at", "meta")
+    TEXT_COLUMNS = ("id", "text", "label")
+
+    external_id: str
+    text: str
+    label: str
+    label_origin: str
+    split: str
+    labeled_at: datetime | None
+    meta: dict
+
+    def as_export(self) -> dict:
+        return {
+            "id": self.external_id,
+            "text": self.text,
+            "label": self.label,
+            "label_origin": self.label_origin,
+            "split": self.split,
+            "labeled_at": self.labeled_at.isoformat() if self.labeled_at else "",
+            "meta": self.meta,
+        }
+
+
+def iter_selection_rows(items: QuerySet) -> Iterator[SelectionRow]:
+    """The selected items (a QuerySet of Item) in id order, with their resolved label now."""
+    fields = ("external_id", "text", "label__name", "label_origin", "split", "last_labeled_at", "meta")
+    for external_id, text, label, origin, split, labeled_at, meta in (
+        items.order_by("pk").values_list(*fields).iterator(2000)
+    ):
+        yield SelectionRow(external_id, text, label or "", origin or "", split, labeled_at, meta)
+
+
+def selection_response(project: Project, items: QuerySet, fmt: str) -> StreamingHttpResponse:
+    """Stream the selected items as a download (the same writers and CSV rule as the export)."""
+    rows = iter_selection_rows(items)
+    columns, text_columns = SelectionRow.COLUMNS, SelectionRow.TEXT_COLUMNS
+    response = StreamingHttpResponse(
+        stream_export(rows, fmt, columns=columns, text_columns=text_columns), content_type=CONTENT_TYPES[fmt]
+    )
+    response["Content-Disposition"] = f'attachment; filename="{project.slug}-selection.{fmt}"'
+    return response
+
+
+def stream_export(
+    rows: Iterable[DatasetRow | SelectionRow],
+    fmt: str,
+    *,
+    columns: Sequence[str] = EXPORT_COLUMNS,
+    text_columns: Sequence[str] = TEXT_COLUMNS,
+) -> Iterator[bytes]:
+    """Encode rows as CSV or JSONL, a few hundred rows per chunk.
+
+    `text_columns` are the user-written cells the CSV neutralises (spreadsheet_safe)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (choose {', '.join(FORMATS)})")
-    encode = _csv_lines if fmt == "csv" else _jsonl_lines
+    lines = _csv_lines(rows, columns, text_columns) if fmt == "csv" else _jsonl_lines(rows)
     buffer: list[str] = []
-    for line in encode(rows):
+    for line in lines:
         buffer.append(line)
         if len(buffer) >= _ROWS_PER_CHUNK:
             yield "".join(buffer).encode()
@@ -138,16 +194,16 @@ def spreadsheet_safe(value: str) -> str:
     return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
 
 
-def _csv_lines(rows: Iterable[DatasetRow]) -> Iterator[str]:
+def _csv_lines(rows: Iterable, columns: Sequence[str], text_columns: Sequence[str]) -> Iterator[str]:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     # csv quotes a field holding "\n" but not one holding only "\r" (it is not in the line
     # terminator), and a reader then splits the row there; such rows are written all quoted.
-    quoting_all = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    quoting_all = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writeheader()
     for row in rows:
         record = row.as_export()
-        for column in TEXT_COLUMNS:
+        for column in text_columns:
             record[column] = spreadsheet_safe(record[column])
         record["meta"] = _canonical_json(record["meta"])  # starts with "{": never a formula
         (quoting_all if any(map(_unquoted_cr, record.values())) else writer).writerow(record)
@@ -162,7 +218,7 @@ def _unquoted_cr(value: object) -> bool:
     return isinstance(value, str) and "\r" in value and not any(c in value for c in '\n,"')
 
 
-def _jsonl_lines(rows: Iterable[DatasetRow]) -> Iterator[str]:
+def _jsonl_lines(rows: Iterable) -> Iterator[str]:
     for row in rows:
         yield _canonical_json(row.as_export()) + "\n"
 

@@ -211,3 +211,24 @@ def test_the_command_reports_counters_that_are_off_and_fixes_them(project, items
     _check(project)
     with pytest.raises(CommandError, match="no project 'nope'"):
         call_command("check_counters", "nope")
+
+
+def test_a_bulk_label_and_its_revert_keep_the_counters(team):
+    project, bob, _dora = team
+    import_rows(project, make_review_rows(20, labeled=6))
+    ids = list(project.items.order_by("pk").values_list("pk", flat=True))
+    # Bob's vote on one item first: the admin's bulk vote makes it a tie the bulk vote wins.
+    assert _annotate(api_client(bob), project.items.get(pk=ids[10]), "negative").status_code == 201
+    owner_client = api_client(project.created_by)
+    bulk = f"/api/v1/projects/{project.pk}/items/bulk"
+    body = {"action": "label", "ids": ids, "label": "positive", "include_test": True}
+    response = owner_client.post(bulk, body, format="json")
+    assert response.status_code == 200
+    stats = _check(project)
+    assert stats["annotations"] == 1 + 6 + response.json()["changed"]
+    assert {k: stats[k] for k in _recounted_stats(project)} == _recounted_stats(project)
+    revert = owner_client.post(f"/api/v1/bulk-actions/{response.json()['bulk_action']}/revert")
+    assert revert.status_code == 200
+    assert revert.json()["withdrawn"] == response.json()["changed"]
+    stats = _check(project)
+    assert {k: stats[k] for k in _recounted_stats(project)} == _recounted_stats(project)

@@ -209,3 +209,27 @@ def test_cursors_of_time_and_float_keys_walk_one_row_at_a_time(project, owner, b
         cursor = page.next_cursor
     assert seen == expected
     assert cursor is None
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 5, 100])
+def test_a_search_gives_the_same_pages_whatever_its_first_window(project, owner, browse, monkeypatch, window):
+    """A search in id order looks among the next SEARCH_WINDOW items first: any window,
+    full or not, gives the same pages forward and back."""
+    from labeling.forms import ItemFilterForm
+
+    monkeypatch.setattr(item_browser, "SEARCH_WINDOW", window)
+    form = ItemFilterForm({"q": "service"}, project=project, admin=True)
+    assert form.is_valid()
+
+    def page(cursor: str = "") -> item_browser.Page:
+        return item_browser.browse_items(
+            project, owner, form.cleaned_data, admin=True, cursor=cursor, page_size=1
+        )
+
+    first = page()
+    second = page(first.next_cursor)
+    third = page(second.next_cursor)
+    assert [p.items[0].external_id for p in (first, second, third)] == ["r0", "r1", "r5"]
+    assert third.next_cursor is None
+    assert [i.external_id for i in page(third.previous_cursor).items] == ["r1"]
+    assert _ids(project, owner, {"q": "service"}) == ["r0", "r1", "r5"]
