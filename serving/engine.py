@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 
 from learners import lifecycle
 from learners.models import ModelVersion
+from serving import recent
 from siftml import screening, training
 
 
@@ -68,15 +69,21 @@ _caches: dict[int, AnswerCache] = {}
 
 
 def active_model_row(project_id: int) -> ModelVersion:
-    row = (
+    """The active model's row, kept a few seconds per process (serving.recent)."""
+    row = recent.active_models.get_or_read(project_id, lambda: _read_active_model_row(project_id))
+    if row is None:
+        recent.active_models.drop(project_id)  # the first activation is seen at once
+        raise NoActiveModel("This project has no active model yet: label, retrain and activate one first.")
+    return row
+
+
+def _read_active_model_row(project_id: int) -> ModelVersion | None:
+    return (
         ModelVersion.objects.filter(project_id=project_id, is_active=True)
         .select_related("dataset_version")
         .only("id", "artifact", "sha256", "project_id", "dataset_version__number")
         .first()
     )
-    if row is None:
-        raise NoActiveModel("This project has no active model yet: label, retrain and activate one first.")
-    return row
 
 
 def loaded_model(project_id: int) -> LoadedModel:
@@ -115,6 +122,7 @@ def forget() -> None:
     with _lock:
         _loaded.clear()
         _caches.clear()
+    recent.forget()
 
 
 def text_hash(text: str) -> str:

@@ -85,6 +85,14 @@ class ServingSettings(models.Model):
 
     @classmethod
     def of(cls, project_id: int) -> "ServingSettings":
+        """The project's settings, kept a few seconds per process (serving.recent)."""
+        from serving import recent
+
+        return recent.serving_settings.get_or_read(project_id, lambda: cls.stored(project_id))
+
+    @classmethod
+    def stored(cls, project_id: int) -> "ServingSettings":
+        """Read now, for editing (a form changes its instance: never the kept copy)."""
         found = cls.objects.filter(project_id=project_id).first()
         return found if found is not None else cls(project_id=project_id)
 

@@ -36,7 +36,7 @@ class BestGuessSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
 
 
-class PredictionSerializer(serializers.Serializer):
+class ServedPredictionSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the text in the request.")
     prediction_id = serializers.UUIDField(help_text="Send feedback to /api/v1/predictions/{id}/feedback.")
     outcome = serializers.ChoiceField(["label", "abstain", "refused"])
@@ -66,7 +66,7 @@ class PredictionSerializer(serializers.Serializer):
 class PredictResponseSerializer(serializers.Serializer):
     model = serializers.CharField()
     dataset_version = serializers.IntegerField(allow_null=True)
-    predictions = PredictionSerializer(many=True)
+    predictions = ServedPredictionSerializer(many=True)
 
 
 class FeedbackRequestSerializer(serializers.Serializer):

@@ -24,7 +24,7 @@ def _render(request, project, token_form=None, settings_form=None, new_key=None,
         "is_admin": True,
         "tokens": ServiceToken.objects.filter(project=project),
         "token_form": token_form or ServiceTokenForm(),
-        "settings_form": settings_form or ServingSettingsForm(instance=ServingSettings.of(project.pk)),
+        "settings_form": settings_form or ServingSettingsForm(instance=ServingSettings.stored(project.pk)),
         "new_key": new_key,
         "report": monitoring.monitoring(project, minutes),
         "minutes": minutes,
@@ -65,7 +65,7 @@ def token_revoke(request: HttpRequest, slug: str, token_id: int) -> HttpResponse
 @require_POST
 def settings_save(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug=slug, admin=True)
-    form = ServingSettingsForm(request.POST, instance=ServingSettings.of(project.pk))
+    form = ServingSettingsForm(request.POST, instance=ServingSettings.stored(project.pk))
     if not form.is_valid():
         return _render(request, project, settings_form=form, status=400)
     form.save()
