@@ -23,6 +23,8 @@ from serving.serializers import (
     ServiceTokenCreatedSerializer,
     ServiceTokenCreateSerializer,
     ServiceTokenSerializer,
+    ShadowComparisonSerializer,
+    ShadowRequestSerializer,
 )
 
 
@@ -177,3 +179,40 @@ def project_monitoring(request: Request, pk: int) -> Response:
     if not 1 <= minutes <= 10_080:
         return Response({"error": "minutes must be a whole number from 1 to 10080."}, status=400)
     return Response(monitoring.monitoring(project, minutes))
+
+
+def _minutes(request: Request) -> int | None:
+    try:
+        minutes = int(request.query_params.get("minutes", 60))
+    except ValueError:
+        return None
+    return minutes if 1 <= minutes <= 10_080 else None
+
+
+@extend_schema(
+    methods=["GET"],
+    parameters=[OpenApiParameter("minutes", int, default=60, description="The window, 1 to 10080 minutes.")],
+    responses={200: ShadowComparisonSerializer, **errors(400, 401, 403, 404)},
+)
+@extend_schema(
+    methods=["PUT"],
+    request=ShadowRequestSerializer,
+    responses={200: ShadowComparisonSerializer, **errors(400, 401, 403, 404)},
+)
+@api_view(["GET", "PUT"])
+def project_shadow(request: Request, pk: int) -> Response:
+    """The shadow model (admins): it answers live traffic alongside the active one, never to clients."""
+    from serving import shadow
+
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    if request.method == "PUT":
+        serializer = ShadowRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            shadow.set_shadow(project, serializer.validated_data["model"])
+        except ValueError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    minutes = _minutes(request)
+    if minutes is None:
+        return Response({"error": "minutes must be a whole number from 1 to 10080."}, status=400)
+    return Response(shadow.comparison(project, minutes))

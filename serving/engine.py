@@ -97,17 +97,40 @@ def loaded_model(project_id: int) -> LoadedModel:
         current = _loaded.get(project_id)
         if current is not None and current.model_id == model_id:
             return current
-        pipeline = lifecycle.load_model(row)  # sha256 checked; raises ModelUnavailable
-        loaded = LoadedModel(
-            model_id=model_id,
-            dataset_version=row.dataset_version.number if row.dataset_version else None,
-            pipeline=pipeline,
-            classes=np.asarray(pipeline.classes_, dtype=object),
-            vocabulary=screening.Vocabulary.of(pipeline),
-        )
+        loaded = _load(row)
         _loaded[project_id] = loaded
         cache_for(project_id).clear()
         return loaded
+
+
+_shadows: dict[int, LoadedModel] = {}
+
+
+def shadow_model(project_id: int, model_id: object) -> LoadedModel:
+    """The project's shadow model (any model version of it), loaded once per process and id."""
+    current = _shadows.get(project_id)
+    if current is not None and current.model_id == str(model_id):
+        return current
+    with _lock:
+        row = (
+            ModelVersion.objects.filter(project_id=project_id, pk=model_id)
+            .select_related("dataset_version")
+            .only("id", "artifact", "sha256", "project_id", "dataset_version__number")
+            .get()
+        )
+        _shadows[project_id] = loaded = _load(row)
+        return loaded
+
+
+def _load(row: ModelVersion) -> LoadedModel:
+    pipeline = lifecycle.load_model(row)  # sha256 checked; raises ModelUnavailable
+    return LoadedModel(
+        model_id=str(row.pk),
+        dataset_version=row.dataset_version.number if row.dataset_version else None,
+        pipeline=pipeline,
+        classes=np.asarray(pipeline.classes_, dtype=object),
+        vocabulary=screening.Vocabulary.of(pipeline),
+    )
 
 
 def cache_for(project_id: int) -> AnswerCache:
@@ -122,6 +145,7 @@ def forget() -> None:
     with _lock:
         _loaded.clear()
         _caches.clear()
+        _shadows.clear()
     recent.forget()
 
 

@@ -79,6 +79,15 @@ class ServingSettings(models.Model):
     top_k = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(1), MaxValueValidator(20)]
     )
+    shadow_model = models.ForeignKey(
+        "learners.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="A candidate that answers live traffic alongside the active model; its answers are "
+        "stored (ShadowPrediction) and never returned.",
+    )
 
     def __str__(self) -> str:
         return f"serving settings of {self.project}"
@@ -150,3 +159,16 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"feedback on {self.prediction_id}: {'right' if self.correct else 'wrong'}"
+
+
+class ShadowPrediction(models.Model):
+    """The shadow model's answer to a logged prediction: kept for comparison, never returned."""
+
+    prediction = models.OneToOneField(PredictionLog, on_delete=models.CASCADE, related_name="shadow")
+    model_ref = models.CharField(max_length=64)
+    label = models.CharField(max_length=100, help_text="The shadow model's most probable label.")
+    confidence = models.FloatField()
+    abstain = models.BooleanField(help_text="Below the project's confidence threshold.")
+
+    def __str__(self) -> str:
+        return f"shadow {self.label} by {self.model_ref[:8]} on {self.prediction_id}"

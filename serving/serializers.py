@@ -138,3 +138,32 @@ class MonitoringSerializer(serializers.Serializer):
     drift = DriftSerializer()
     live_accuracy = LiveAccuracySerializer(allow_null=True)
     alerts = serializers.ListField(child=serializers.CharField())
+
+
+class ShadowRequestSerializer(serializers.Serializer):
+    model = serializers.UUIDField(
+        allow_null=True, help_text="A model version of the project; null: no shadow."
+    )
+
+
+class ConfidenceQuantilesSerializer(serializers.Serializer):
+    p10 = serializers.FloatField(allow_null=True)
+    p25 = serializers.FloatField(allow_null=True)
+    p50 = serializers.FloatField(allow_null=True)
+    p75 = serializers.FloatField(allow_null=True)
+    p90 = serializers.FloatField(allow_null=True)
+
+
+class ShadowComparisonSerializer(serializers.Serializer):
+    window_minutes = serializers.IntegerField()
+    shadow_model = serializers.CharField(allow_null=True)
+    compared = serializers.IntegerField(help_text="Logged predictions both models answered.")
+    agreement = serializers.FloatField(allow_null=True, help_text="Share with the same label.")
+    active_confidence = ConfidenceQuantilesSerializer()
+    shadow_confidence = ConfidenceQuantilesSerializer()
+    with_feedback = serializers.IntegerField()
+    active_right = serializers.IntegerField()
+    shadow_right = serializers.IntegerField()
+    shadow_judged = serializers.IntegerField(
+        help_text="Feedback that names the right label (or confirms the active one): the shadow's base."
+    )
