@@ -87,3 +87,28 @@ def test_a_shadow_that_cannot_load_does_not_change_the_answers(served, owner, se
     assert response.status_code == 200
     assert [p["outcome"] for p in response.json()["predictions"]] != ["refused"] * 3
     assert not ShadowPrediction.objects.exists()
+
+
+def test_the_serving_page_sets_the_shadow_and_shows_the_comparison(served, owner, service_key, candidate):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(owner)
+    page = f"/projects/{served.slug}/serving"
+    response = client.post(f"{page}/shadow", {"model": str(candidate.pk)})
+    assert response.status_code == 302
+    predict(service_client(service_key), served, TEXTS)
+    html = client.get(page).content.decode()
+    assert 'id="shadow"' in html
+    assert f'value="{candidate.pk}" selected' in html
+    assert "agreement with the active model on 3 predictions" in html
+    active = ModelVersion.objects.get(project=served, is_active=True)
+    client.post(f"{page}/shadow", {"model": str(active.pk)})  # refused: shadow unchanged
+    assert ShadowPrediction.objects.count() == 3
+    assert f'value="{candidate.pk}" selected' in client.get(page).content.decode()
+    client.post(f"{page}/shadow", {"model": "not-a-uuid"})
+    assert client.post(f"{page}/shadow", {"model": ""}).status_code == 302
+    assert (
+        "selected"
+        not in client.get(page).content.decode().split('id="shadow-model"')[1].split("</select>")[0]
+    )
