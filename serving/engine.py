@@ -103,13 +103,14 @@ def loaded_model(project_id: int) -> LoadedModel:
         return loaded
 
 
-_shadows: dict[int, LoadedModel] = {}
+_candidates: dict[str, LoadedModel] = {}
+CANDIDATES_KEPT = 8
 
 
-def shadow_model(project_id: int, model_id: object) -> LoadedModel:
-    """The project's shadow model (any model version of it), loaded once per process and id."""
-    current = _shadows.get(project_id)
-    if current is not None and current.model_id == str(model_id):
+def candidate_model(project_id: int, model_id: object) -> LoadedModel:
+    """A model version of the project other than the active one (shadow, canary), loaded once per process."""
+    current = _candidates.get(str(model_id))
+    if current is not None:
         return current
     with _lock:
         row = (
@@ -118,7 +119,10 @@ def shadow_model(project_id: int, model_id: object) -> LoadedModel:
             .only("id", "artifact", "sha256", "project_id", "dataset_version__number")
             .get()
         )
-        _shadows[project_id] = loaded = _load(row)
+        loaded = _load(row)
+        while len(_candidates) >= CANDIDATES_KEPT:
+            _candidates.pop(next(iter(_candidates)))
+        _candidates[loaded.model_id] = loaded
         return loaded
 
 
@@ -145,7 +149,7 @@ def forget() -> None:
     with _lock:
         _loaded.clear()
         _caches.clear()
-        _shadows.clear()
+        _candidates.clear()
     recent.forget()
 
 

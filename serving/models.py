@@ -88,6 +88,15 @@ class ServingSettings(models.Model):
         help_text="A candidate that answers live traffic alongside the active model; its answers are "
         "stored (ShadowPrediction) and never returned.",
     )
+    canary_model = models.ForeignKey(
+        "learners.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="A candidate that answers this share of clients (by a hash of their client key).",
+    )
+    canary_share = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
 
     def __str__(self) -> str:
         return f"serving settings of {self.project}"
@@ -172,3 +181,26 @@ class ShadowPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"shadow {self.label} by {self.model_ref[:8]} on {self.prediction_id}"
+
+
+class ServingSwitch(models.Model):
+    """Every change of which model answers: shadow and canary set or removed, activations."""
+
+    class Kind(models.TextChoices):
+        SHADOW = "shadow"
+        CANARY = "canary"
+        ROLLBACK = "rollback"
+        ACTIVATED = "activated"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    model_ref = models.CharField(max_length=64, blank=True, help_text="Empty: no model (shadow removed).")
+    share = models.FloatField(null=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.model_ref[:8]} in {self.project}"

@@ -167,3 +167,24 @@ class ShadowComparisonSerializer(serializers.Serializer):
     shadow_judged = serializers.IntegerField(
         help_text="Feedback that names the right label (or confirms the active one): the shadow's base."
     )
+
+
+class CanaryRequestSerializer(serializers.Serializer):
+    model = serializers.UUIDField(
+        allow_null=True, help_text="A ready model version of the project; null: rollback."
+    )
+    share = serializers.FloatField(min_value=0.0, max_value=1.0, help_text="Share of clients, 0 to 1.")
+
+
+class ServingSwitchSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["shadow", "canary", "rollback", "activated"])
+    model = serializers.CharField(allow_null=True)
+    share = serializers.FloatField(allow_null=True)
+    user = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+
+
+class CanaryStateSerializer(serializers.Serializer):
+    model = serializers.CharField(allow_null=True)
+    share = serializers.FloatField()
+    switches = ServingSwitchSerializer(many=True, help_text="The last 50 switches, newest first.")

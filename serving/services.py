@@ -78,8 +78,8 @@ class Answer:
 def predict(project: Project, texts: list, client_key: str = "") -> tuple[engine.LoadedModel, list[dict]]:
     """Answer each text (label, abstain or refusal); log the answers; draw the audit sample."""
     started = time.perf_counter()
-    model = engine.loaded_model(project.pk)
     config = ServingSettings.of(project.pk)
+    model = _model_for(project.pk, config, client_key)
     max_chars = settings.SIFT_PREDICT_MAX_CHARS
     reasons = [screening.check_input(t, max_chars) for t in texts]
     ok = [i for i, r in enumerate(reasons) if r is None]
@@ -94,6 +94,28 @@ def predict(project: Project, texts: list, client_key: str = "") -> tuple[engine
     return model, [a.as_dict(i, model) for i, a in enumerate(answers)]
 
 
+def in_canary(project_id: int, client_key: str, share: float) -> bool:
+    """Whether this client is in the canary share: a fixed hash of its key, so one client sees one model."""
+    return _unit_hash("canary", project_id, client_key) < share
+
+
+def _model_for(project_id: int, config: ServingSettings, client_key: str) -> engine.LoadedModel:
+    """The active model, or the canary for the clients in its share (the active one if it cannot load)."""
+    active = engine.loaded_model(project_id)
+    canary = config.canary_model_id
+    if (
+        canary is None
+        or str(canary) == active.model_id
+        or not in_canary(project_id, client_key, config.canary_share)
+    ):
+        return active
+    try:
+        return engine.candidate_model(project_id, canary)
+    except Exception:  # a broken candidate falls back to the active model
+        logger.exception("canary model %s of project %s failed to load", canary, project_id)
+        return active
+
+
 def _shadow_answers(project, model, texts, scored: dict, config) -> dict[int, ShadowPrediction]:
     """The shadow model's answers to the texts the active model answered (index -> unsaved row).
 
@@ -106,7 +128,7 @@ def _shadow_answers(project, model, texts, scored: dict, config) -> dict[int, Sh
     if not answered:
         return {}
     try:
-        shadow = engine.shadow_model(project.pk, config.shadow_model_id)
+        shadow = engine.candidate_model(project.pk, config.shadow_model_id)
         results = engine.score(project.pk, shadow, [texts[i] for i in answered], None)
     except Exception:  # the live answer must not depend on the candidate
         logger.exception("shadow model %s of project %s failed", config.shadow_model_id, project.pk)
