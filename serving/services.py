@@ -248,8 +248,13 @@ def _log(project, model, texts, answers: list[Answer], latency_ms, client_key, c
             shadows[index].prediction_id = a.prediction_id
             shadow_rows.append(shadows[index])
     audited = [r for r in rows if r.outcome != Outcome.REFUSED and in_audit_sample(r.id, config.audit_share)]
-    if not audited and not shadow_rows:  # one INSERT: atomic on its own, without a transaction's round trips
-        PredictionLog.objects.bulk_create(rows)
+    if not audited and not shadow_rows:
+        # One INSERT is atomic on its own: skip the BEGIN and COMMIT round trips of a transaction
+        # (bulk_create opens one; a single row's save() without parents does not).
+        if len(rows) == 1:
+            rows[0].save(force_insert=True)
+        else:
+            PredictionLog.objects.bulk_create(rows)
         return
     with transaction.atomic():
         PredictionLog.objects.bulk_create(rows)
