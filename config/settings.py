@@ -376,6 +376,9 @@ SIFT_PREDICT_MAX_BATCH = env.int("SIFT_PREDICT_MAX_BATCH", default=500)
 SIFT_PREDICT_MAX_CHARS = env.int("SIFT_PREDICT_MAX_CHARS", default=5_000)
 # Answers kept per project and process, keyed by (model id, text hash); emptied on activation.
 SIFT_PREDICT_CACHE_SIZE = env.int("SIFT_PREDICT_CACHE_SIZE", default=10_000)
+# Seconds a process keeps a service token, the active model id and the serving settings between
+# reads (serving/recent.py); changes made in the same process are seen at once. 0: read each time.
+SIFT_SERVING_STATE_TTL = env.float("SIFT_SERVING_STATE_TTL", default=5.0)
 # Every prediction is logged up to this many per project and minute; above it, this share.
 SIFT_PREDICTION_LOG_RATE = env.int("SIFT_PREDICTION_LOG_RATE", default=6_000)
 SIFT_PREDICTION_LOG_SAMPLE = env.float("SIFT_PREDICTION_LOG_SAMPLE", default=0.1)

@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 from labeling import splits
 from labeling.exports import DatasetRow, iter_dataset_rows
 from labeling.models import LabelSuspect, Lease, Project, QueueEntry, Ranking, Split
-from learners import jobs, ranking
+from learners import jobs, ranking, signals
 from learners.jobs import report
 from learners.models import Job, ModelVersion
 from learners.runner import Outcome, run_job
@@ -408,6 +408,8 @@ def activate(model_version: ModelVersion | None, new_ranking: Ranking) -> None:
             model_version.is_active = True
         Project.objects.filter(pk=project.pk).update(active_ranking=new_ranking)
         _refresh_held_suggestions(project, new_ranking)
+    if model_version is not None:  # after the block: committed, unless a caller's transaction holds it
+        signals.model_activated.send(sender=ModelVersion, project_id=project.pk)
     ranking.delete_stale_rankings(project, keep=new_ranking)
 
 

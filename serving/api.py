@@ -15,6 +15,8 @@ from labeling.models import Project
 from serving.auth import ServiceTokenOrPerson, ServingThrottle, service_token
 from serving.models import PredictionLog, ServiceToken
 from serving.serializers import (
+    CanaryRequestSerializer,
+    CanaryStateSerializer,
     FeedbackRequestSerializer,
     FeedbackResultSerializer,
     MonitoringSerializer,
@@ -23,6 +25,8 @@ from serving.serializers import (
     ServiceTokenCreatedSerializer,
     ServiceTokenCreateSerializer,
     ServiceTokenSerializer,
+    ShadowComparisonSerializer,
+    ShadowRequestSerializer,
 )
 
 
@@ -178,3 +182,66 @@ def project_monitoring(request: Request, pk: int) -> Response:
     if not 1 <= minutes <= 10_080:
         return Response({"error": "minutes must be a whole number from 1 to 10080."}, status=400)
     return Response(monitoring.monitoring(project, minutes))
+
+
+def _minutes(request: Request) -> int | None:
+    try:
+        minutes = int(request.query_params.get("minutes", 60))
+    except ValueError:
+        return None
+    return minutes if 1 <= minutes <= 10_080 else None
+
+
+@extend_schema(
+    methods=["GET"],
+    parameters=[OpenApiParameter("minutes", int, default=60, description="The window, 1 to 10080 minutes.")],
+    responses={200: ShadowComparisonSerializer, **errors(400, 401, 403, 404)},
+)
+@extend_schema(
+    methods=["PUT"],
+    request=ShadowRequestSerializer,
+    responses={200: ShadowComparisonSerializer, **errors(400, 401, 403, 404)},
+)
+@api_view(["GET", "PUT"])
+def project_shadow(request: Request, pk: int) -> Response:
+    """The shadow model (admins): it answers live traffic alongside the active one, never to clients."""
+    from serving import shadow
+
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    if request.method == "PUT":
+        serializer = ShadowRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            shadow.set_shadow(project, serializer.validated_data["model"], request.user)
+        except ValueError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    minutes = _minutes(request)
+    if minutes is None:
+        return Response({"error": "minutes must be a whole number from 1 to 10080."}, status=400)
+    return Response(shadow.comparison(project, minutes))
+
+
+@extend_schema(methods=["GET"], responses={200: CanaryStateSerializer, **errors(401, 403, 404)})
+@extend_schema(
+    methods=["PUT"],
+    request=CanaryRequestSerializer,
+    responses={200: CanaryStateSerializer, **errors(400, 401, 403, 404)},
+)
+@api_view(["GET", "PUT"])
+def project_canary(request: Request, pk: int) -> Response:
+    """The canary (admins): a share of clients, by a hash of their client key, answered by a candidate.
+
+    `{"model": null}` or share 0 rolls back; promotion is POST /api/v1/models/{id}/activate.
+    """
+    from serving import shadow
+
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    if request.method == "PUT":
+        serializer = CanaryRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            shadow.set_canary(project, data["model"], data["share"], request.user)
+        except ValueError as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    return Response(shadow.canary_state(project))

@@ -10,6 +10,8 @@ urlpatterns = [
         name="api-service-token-revoke",
     ),
     path("projects/<int:pk>/predict", api.predict, name="api-predict"),
+    path("projects/<int:pk>/shadow", api.project_shadow, name="api-shadow"),
+    path("projects/<int:pk>/canary", api.project_canary, name="api-canary"),
     path("projects/<int:pk>/monitoring", api.project_monitoring, name="api-monitoring"),
     path("predictions/<uuid:prediction_id>/feedback", api.feedback, name="api-prediction-feedback"),
 ]

@@ -6,4 +6,4 @@ class ServingAppConfig(AppConfig):
     verbose_name = "Serving"
 
     def ready(self) -> None:
-        from serving import schema  # noqa: F401  (registers the schema's service-token scheme)
+        from serving import receivers, schema  # noqa: F401  (service-token scheme; signals)

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from labeling.throttling import BadTokenThrottle, _RateFromSettings
+from serving import recent
 from serving.models import TOKEN_PREFIX, ServiceToken, hash_token
 
 SCOPE_REFUSED = "A service token can only predict and send feedback; use a person's token for anything else."
@@ -31,11 +32,7 @@ class ServiceTokenAuthentication(TokenAuthentication):
             return None
         if not key.startswith(TOKEN_PREFIX):
             return None
-        token = (
-            ServiceToken.objects.select_related("project")
-            .filter(key_hash=hash_token(key), revoked_at__isnull=True)
-            .first()
-        )
+        token = _live_token(hash_token(key))
         if token is None:
             throttle = BadTokenThrottle()
             if not throttle.allow_request(request, None):
@@ -48,7 +45,24 @@ class ServiceTokenAuthentication(TokenAuthentication):
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ServiceToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now  # the kept copy too, so the next requests skip the write
         return AnonymousUser(), token
+
+
+def _live_token(key_hash: str) -> ServiceToken | None:
+    """The unrevoked token with this hash, kept a few seconds per process (serving.recent)."""
+    token = recent.tokens.get_or_read(key_hash, lambda: _read_token(key_hash))
+    if token is None:
+        recent.tokens.drop(key_hash)  # unknown keys are not kept: nothing to gain, memory to lose
+    return token
+
+
+def _read_token(key_hash: str) -> ServiceToken | None:
+    return (
+        ServiceToken.objects.select_related("project")
+        .filter(key_hash=key_hash, revoked_at__isnull=True)
+        .first()
+    )
 
 
 def service_token(request: Request) -> ServiceToken | None:

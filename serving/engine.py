@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 
 from learners import lifecycle
 from learners.models import ModelVersion
+from serving import recent
 from siftml import screening, training
 
 
@@ -68,15 +69,21 @@ _caches: dict[int, AnswerCache] = {}
 
 
 def active_model_row(project_id: int) -> ModelVersion:
-    row = (
+    """The active model's row, kept a few seconds per process (serving.recent)."""
+    row = recent.active_models.get_or_read(project_id, lambda: _read_active_model_row(project_id))
+    if row is None:
+        recent.active_models.drop(project_id)  # the first activation is seen at once
+        raise NoActiveModel("This project has no active model yet: label, retrain and activate one first.")
+    return row
+
+
+def _read_active_model_row(project_id: int) -> ModelVersion | None:
+    return (
         ModelVersion.objects.filter(project_id=project_id, is_active=True)
         .select_related("dataset_version")
         .only("id", "artifact", "sha256", "project_id", "dataset_version__number")
         .first()
     )
-    if row is None:
-        raise NoActiveModel("This project has no active model yet: label, retrain and activate one first.")
-    return row
 
 
 def loaded_model(project_id: int) -> LoadedModel:
@@ -90,17 +97,44 @@ def loaded_model(project_id: int) -> LoadedModel:
         current = _loaded.get(project_id)
         if current is not None and current.model_id == model_id:
             return current
-        pipeline = lifecycle.load_model(row)  # sha256 checked; raises ModelUnavailable
-        loaded = LoadedModel(
-            model_id=model_id,
-            dataset_version=row.dataset_version.number if row.dataset_version else None,
-            pipeline=pipeline,
-            classes=np.asarray(pipeline.classes_, dtype=object),
-            vocabulary=screening.Vocabulary.of(pipeline),
-        )
+        loaded = _load(row)
         _loaded[project_id] = loaded
         cache_for(project_id).clear()
         return loaded
+
+
+_candidates: dict[str, LoadedModel] = {}
+CANDIDATES_KEPT = 8
+
+
+def candidate_model(project_id: int, model_id: object) -> LoadedModel:
+    """A model version of the project other than the active one (shadow, canary), loaded once per process."""
+    current = _candidates.get(str(model_id))
+    if current is not None:
+        return current
+    with _lock:
+        row = (
+            ModelVersion.objects.filter(project_id=project_id, pk=model_id)
+            .select_related("dataset_version")
+            .only("id", "artifact", "sha256", "project_id", "dataset_version__number")
+            .get()
+        )
+        loaded = _load(row)
+        while len(_candidates) >= CANDIDATES_KEPT:
+            _candidates.pop(next(iter(_candidates)))
+        _candidates[loaded.model_id] = loaded
+        return loaded
+
+
+def _load(row: ModelVersion) -> LoadedModel:
+    pipeline = lifecycle.load_model(row)  # sha256 checked; raises ModelUnavailable
+    return LoadedModel(
+        model_id=str(row.pk),
+        dataset_version=row.dataset_version.number if row.dataset_version else None,
+        pipeline=pipeline,
+        classes=np.asarray(pipeline.classes_, dtype=object),
+        vocabulary=screening.Vocabulary.of(pipeline),
+    )
 
 
 def cache_for(project_id: int) -> AnswerCache:
@@ -115,6 +149,8 @@ def forget() -> None:
     with _lock:
         _loaded.clear()
         _caches.clear()
+        _candidates.clear()
+    recent.forget()
 
 
 def text_hash(text: str) -> str:

@@ -79,12 +79,38 @@ class ServingSettings(models.Model):
     top_k = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(1), MaxValueValidator(20)]
     )
+    shadow_model = models.ForeignKey(
+        "learners.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="A candidate that answers live traffic alongside the active model; its answers are "
+        "stored (ShadowPrediction) and never returned.",
+    )
+    canary_model = models.ForeignKey(
+        "learners.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="A candidate that answers this share of clients (by a hash of their client key).",
+    )
+    canary_share = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
 
     def __str__(self) -> str:
         return f"serving settings of {self.project}"
 
     @classmethod
     def of(cls, project_id: int) -> "ServingSettings":
+        """The project's settings, kept a few seconds per process (serving.recent)."""
+        from serving import recent
+
+        return recent.serving_settings.get_or_read(project_id, lambda: cls.stored(project_id))
+
+    @classmethod
+    def stored(cls, project_id: int) -> "ServingSettings":
+        """Read now, for editing (a form changes its instance: never the kept copy)."""
         found = cls.objects.filter(project_id=project_id).first()
         return found if found is not None else cls(project_id=project_id)
 
@@ -142,3 +168,39 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"feedback on {self.prediction_id}: {'right' if self.correct else 'wrong'}"
+
+
+class ShadowPrediction(models.Model):
+    """The shadow model's answer to a logged prediction: kept for comparison, never returned."""
+
+    prediction = models.OneToOneField(PredictionLog, on_delete=models.CASCADE, related_name="shadow")
+    model_ref = models.CharField(max_length=64)
+    label = models.CharField(max_length=100, help_text="The shadow model's most probable label.")
+    confidence = models.FloatField()
+    abstain = models.BooleanField(help_text="Below the project's confidence threshold.")
+
+    def __str__(self) -> str:
+        return f"shadow {self.label} by {self.model_ref[:8]} on {self.prediction_id}"
+
+
+class ServingSwitch(models.Model):
+    """Every change of which model answers: shadow and canary set or removed, activations."""
+
+    class Kind(models.TextChoices):
+        SHADOW = "shadow"
+        CANARY = "canary"
+        ROLLBACK = "rollback"
+        ACTIVATED = "activated"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    model_ref = models.CharField(max_length=64, blank=True, help_text="Empty: no model (shadow removed).")
+    share = models.FloatField(null=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.model_ref[:8]} in {self.project}"

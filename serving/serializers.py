@@ -36,7 +36,7 @@ class BestGuessSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
 
 
-class PredictionSerializer(serializers.Serializer):
+class ServedPredictionSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the text in the request.")
     prediction_id = serializers.UUIDField(help_text="Send feedback to /api/v1/predictions/{id}/feedback.")
     outcome = serializers.ChoiceField(["label", "abstain", "refused"])
@@ -66,7 +66,7 @@ class PredictionSerializer(serializers.Serializer):
 class PredictResponseSerializer(serializers.Serializer):
     model = serializers.CharField()
     dataset_version = serializers.IntegerField(allow_null=True)
-    predictions = PredictionSerializer(many=True)
+    predictions = ServedPredictionSerializer(many=True)
 
 
 class FeedbackRequestSerializer(serializers.Serializer):
@@ -138,3 +138,53 @@ class MonitoringSerializer(serializers.Serializer):
     drift = DriftSerializer()
     live_accuracy = LiveAccuracySerializer(allow_null=True)
     alerts = serializers.ListField(child=serializers.CharField())
+
+
+class ShadowRequestSerializer(serializers.Serializer):
+    model = serializers.UUIDField(
+        allow_null=True, help_text="A model version of the project; null: no shadow."
+    )
+
+
+class ConfidenceQuantilesSerializer(serializers.Serializer):
+    p10 = serializers.FloatField(allow_null=True)
+    p25 = serializers.FloatField(allow_null=True)
+    p50 = serializers.FloatField(allow_null=True)
+    p75 = serializers.FloatField(allow_null=True)
+    p90 = serializers.FloatField(allow_null=True)
+
+
+class ShadowComparisonSerializer(serializers.Serializer):
+    window_minutes = serializers.IntegerField()
+    shadow_model = serializers.CharField(allow_null=True)
+    compared = serializers.IntegerField(help_text="Logged predictions both models answered.")
+    agreement = serializers.FloatField(allow_null=True, help_text="Share with the same label.")
+    active_confidence = ConfidenceQuantilesSerializer()
+    shadow_confidence = ConfidenceQuantilesSerializer()
+    with_feedback = serializers.IntegerField()
+    active_right = serializers.IntegerField()
+    shadow_right = serializers.IntegerField()
+    shadow_judged = serializers.IntegerField(
+        help_text="Feedback that names the right label (or confirms the active one): the shadow's base."
+    )
+
+
+class CanaryRequestSerializer(serializers.Serializer):
+    model = serializers.UUIDField(
+        allow_null=True, help_text="A ready model version of the project; null: rollback."
+    )
+    share = serializers.FloatField(min_value=0.0, max_value=1.0, help_text="Share of clients, 0 to 1.")
+
+
+class ServingSwitchSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["shadow", "canary", "rollback", "activated"])
+    model = serializers.CharField(allow_null=True)
+    share = serializers.FloatField(allow_null=True)
+    user = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+
+
+class CanaryStateSerializer(serializers.Serializer):
+    model = serializers.CharField(allow_null=True)
+    share = serializers.FloatField()
+    switches = ServingSwitchSerializer(many=True, help_text="The last 50 switches, newest first.")

@@ -1,10 +1,12 @@
 """Answering a batch of texts, logging the answers, and turning texts into items."""
 
 import hashlib
+import logging
 import time
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache as shared_cache
 from django.db import transaction
@@ -14,8 +16,10 @@ from labeling import splits
 from labeling.models import ImportBatch, Item, Label, Origin, Project
 from labeling.signals import items_imported
 from serving import engine
-from serving.models import Feedback, Outcome, PredictionLog, ServiceToken, ServingSettings
+from serving.models import Feedback, Outcome, PredictionLog, ServiceToken, ServingSettings, ShadowPrediction
 from siftml import screening
+
+logger = logging.getLogger(__name__)
 
 
 def _unit_hash(*parts: object) -> float:
@@ -74,8 +78,8 @@ class Answer:
 def predict(project: Project, texts: list, client_key: str = "") -> tuple[engine.LoadedModel, list[dict]]:
     """Answer each text (label, abstain or refusal); log the answers; draw the audit sample."""
     started = time.perf_counter()
-    model = engine.loaded_model(project.pk)
     config = ServingSettings.of(project.pk)
+    model = _model_for(project.pk, config, client_key)
     max_chars = settings.SIFT_PREDICT_MAX_CHARS
     reasons = [screening.check_input(t, max_chars) for t in texts]
     ok = [i for i, r in enumerate(reasons) if r is None]
@@ -85,8 +89,61 @@ def predict(project: Project, texts: list, client_key: str = "") -> tuple[engine
     scored = dict(zip(ok, engine.score(project.pk, model, [texts[i] for i in ok], refuse_above), strict=True))
     answers = [_answer(reasons[i], scored.get(i), model, config) for i in range(len(texts))]
     latency_ms = (time.perf_counter() - started) * 1000
-    _log(project, model, texts, answers, latency_ms, client_key, config)
+    shadows = _shadow_answers(project, model, texts, scored, config)
+    _log(project, model, texts, answers, latency_ms, client_key, config, shadows)
     return model, [a.as_dict(i, model) for i, a in enumerate(answers)]
+
+
+def in_canary(project_id: int, client_key: str, share: float) -> bool:
+    """Whether this client is in the canary share: a fixed hash of its key, so one client sees one model."""
+    return _unit_hash("canary", project_id, client_key) < share
+
+
+def _model_for(project_id: int, config: ServingSettings, client_key: str) -> engine.LoadedModel:
+    """The active model, or the canary for the clients in its share (the active one if it cannot load)."""
+    active = engine.loaded_model(project_id)
+    canary = config.canary_model_id
+    if (
+        canary is None
+        or str(canary) == active.model_id
+        or not in_canary(project_id, client_key, config.canary_share)
+    ):
+        return active
+    try:
+        return engine.candidate_model(project_id, canary)
+    except Exception:  # a broken candidate falls back to the active model
+        logger.exception("canary model %s of project %s failed to load", canary, project_id)
+        return active
+
+
+def _shadow_answers(project, model, texts, scored: dict, config) -> dict[int, ShadowPrediction]:
+    """The shadow model's answers to the texts the active model answered (index -> unsaved row).
+
+    Never part of the response, and never its failure: a shadow that cannot load or answer is
+    logged and skipped. Measured after the request's latency, which stays the active model's.
+    """
+    if config.shadow_model_id is None or str(config.shadow_model_id) == model.model_id:
+        return {}
+    answered = [i for i, s in scored.items() if s.proba is not None]
+    if not answered:
+        return {}
+    try:
+        shadow = engine.candidate_model(project.pk, config.shadow_model_id)
+        results = engine.score(project.pk, shadow, [texts[i] for i in answered], None)
+    except Exception:  # the live answer must not depend on the candidate
+        logger.exception("shadow model %s of project %s failed", config.shadow_model_id, project.pk)
+        return {}
+    out = {}
+    for i, result in zip(answered, results, strict=True):
+        best = int(np.argmax(result.proba))
+        confidence = float(result.proba[best])
+        out[i] = ShadowPrediction(
+            model_ref=shadow.model_id,
+            label=str(shadow.classes[best]),
+            confidence=confidence,
+            abstain=confidence < config.confidence_threshold,
+        )
+    return out
 
 
 def _answer(reason: str | None, scored: engine.Scored | None, model, config: ServingSettings) -> Answer:
@@ -151,12 +208,13 @@ def _logged_share(project_id: int, n: int) -> float:
     return 1.0 if count <= settings.SIFT_PREDICTION_LOG_RATE else settings.SIFT_PREDICTION_LOG_SAMPLE
 
 
-def _log(project, model, texts, answers: list[Answer], latency_ms, client_key, config) -> None:
+def _log(project, model, texts, answers: list[Answer], latency_ms, client_key, config, shadows) -> None:
     share = _logged_share(project.pk, len(answers))
     now = timezone.now()
     request_id = uuid.uuid4()
     rows = []
-    for text, a in zip(texts, answers, strict=True):
+    shadow_rows = []
+    for index, (text, a) in enumerate(zip(texts, answers, strict=True)):
         if share < 1.0 and _unit_hash("log", a.prediction_id) >= share:
             continue
         is_text = isinstance(text, str)
@@ -186,13 +244,23 @@ def _log(project, model, texts, answers: list[Answer], latency_ms, client_key, c
                 created_at=now,
             )
         )
+        if index in shadows:
+            shadows[index].prediction_id = a.prediction_id
+            shadow_rows.append(shadows[index])
     audited = [r for r in rows if r.outcome != Outcome.REFUSED and in_audit_sample(r.id, config.audit_share)]
-    if not audited:  # one INSERT: atomic on its own, without a transaction's round trips
-        PredictionLog.objects.bulk_create(rows)
+    if not audited and not shadow_rows:
+        # One INSERT is atomic on its own: skip the BEGIN and COMMIT round trips of a transaction
+        # (bulk_create opens one; a single row's save() without parents does not).
+        if len(rows) == 1:
+            rows[0].save(force_insert=True)
+        else:
+            PredictionLog.objects.bulk_create(rows)
         return
     with transaction.atomic():
         PredictionLog.objects.bulk_create(rows)
-        _add_audit_items(project, audited)
+        ShadowPrediction.objects.bulk_create(shadow_rows)
+        if audited:
+            _add_audit_items(project, audited)
 
 
 def in_audit_sample(prediction_id: uuid.UUID, share: float) -> bool:

@@ -11,4 +11,5 @@ urlpatterns = [
         "projects/<slug:slug>/serving/tokens/<int:token_id>/revoke", views.token_revoke, name="token-revoke"
     ),
     path("projects/<slug:slug>/serving/settings", views.settings_save, name="settings-save"),
+    path("projects/<slug:slug>/serving/shadow", views.shadow_save, name="shadow-save"),
 ]

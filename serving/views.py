@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -13,7 +14,8 @@ from serving.models import ServiceToken, ServingSettings
 
 
 def _render(request, project, token_form=None, settings_form=None, new_key=None, status=200) -> HttpResponse:
-    from serving import monitoring  # numpy: loaded on the first page view
+    from learners.models import ModelVersion
+    from serving import monitoring, shadow  # numpy: loaded on the first page view
 
     try:
         minutes = max(1, min(10_080, int(request.GET.get("minutes", 60))))
@@ -24,10 +26,14 @@ def _render(request, project, token_form=None, settings_form=None, new_key=None,
         "is_admin": True,
         "tokens": ServiceToken.objects.filter(project=project),
         "token_form": token_form or ServiceTokenForm(),
-        "settings_form": settings_form or ServingSettingsForm(instance=ServingSettings.of(project.pk)),
+        "settings_form": settings_form or ServingSettingsForm(instance=ServingSettings.stored(project.pk)),
         "new_key": new_key,
         "report": monitoring.monitoring(project, minutes),
         "minutes": minutes,
+        "shadow": shadow.comparison(project, minutes),
+        "shadow_candidates": ModelVersion.objects.filter(project=project, is_active=False).order_by(
+            "-created_at"
+        )[:50],
     }
     return render(request, "serving/serving.html", context, status=status)
 
@@ -65,9 +71,24 @@ def token_revoke(request: HttpRequest, slug: str, token_id: int) -> HttpResponse
 @require_POST
 def settings_save(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug=slug, admin=True)
-    form = ServingSettingsForm(request.POST, instance=ServingSettings.of(project.pk))
+    form = ServingSettingsForm(request.POST, instance=ServingSettings.stored(project.pk))
     if not form.is_valid():
         return _render(request, project, settings_form=form, status=400)
     form.save()
     messages.success(request, "Serving settings saved.")
+    return redirect("serving:serving", slug=project.slug)
+
+
+@login_required
+@require_POST
+def shadow_save(request: HttpRequest, slug: str) -> HttpResponse:
+    from serving import shadow
+
+    project = get_project_for_user(request.user, slug=slug, admin=True)
+    try:
+        shadow.set_shadow(project, request.POST.get("model") or None)
+    except (ValueError, ValidationError):
+        messages.error(request, "Choose a model version of this project that is not the active one.")
+        return redirect("serving:serving", slug=project.slug)
+    messages.success(request, "Shadow model saved.")
     return redirect("serving:serving", slug=project.slug)

@@ -120,7 +120,9 @@ def test_below_the_confidence_threshold_the_answer_is_abstain_with_the_best_gues
     (answer,) = predict(client, served, [GOOD]).json()["predictions"]
     assert (answer["outcome"], answer["label"], answer["confidence"]) == ("abstain", None, None)
     assert answer["best_guess"] == {"label": "positive", "confidence": confident["confidence"]}
-    ServingSettings.objects.filter(project=served).update(confidence_threshold=confident["confidence"])
+    config = ServingSettings.objects.get(project=served)
+    config.confidence_threshold = confident["confidence"]
+    config.save()
     (answer,) = predict(client, served, [GOOD]).json()["predictions"]
     assert answer["outcome"] == "label"  # at the threshold the label is given
 
