@@ -92,6 +92,9 @@ class ItemAdmin(SafetyNoteMixin, admin.ModelAdmin):
         "label_origin",
         "label_count",
         "conflict",
+        "origin",
+        "disputed",
+        "last_labeled_at",
     ]
     safety_note = (
         "Only the meta data can be edited here. The split, text and content hash are fixed at import "

@@ -55,7 +55,8 @@ def _assert_json_error(response, status: int) -> None:
 def test_the_walk_covers_every_api_route():
     names = {route.name for route in _api_routes()}
     assert {"api-index", "api-schema", "api-docs", "api-redoc", "api-projects", "api-model-activate"} <= names
-    assert len(names) == 43  # + serving's tokens (2), predict, monitoring and feedback
+    # + serving (tokens x2, predict, monitoring, feedback, shadow, canary) and the items export
+    assert len(names) == 46
 
 
 def test_every_wrong_method_on_every_route_is_a_json_405(ids, owner):
@@ -95,7 +96,7 @@ def test_every_bad_body_on_every_operation_that_reads_one_is_a_json_error(
 ):
     client = api_client(owner)
     operations = _body_operations(ids)
-    assert len(operations) == 14  # + creating a service token, predict and feedback
+    assert len(operations) == 17  # + service token, predict, feedback, shadow, canary, items export
     for method, url in operations:
         response = getattr(client, method)(url, data=body, content_type=content_type)
         expected = 415 if url.endswith("/imports") and content_type == "application/json" else status

@@ -32,9 +32,10 @@ def _bulk_items(project) -> None:
             f"""
             INSERT INTO {Item._meta.db_table}
                 (project_id, external_id, text, meta, content_hash, split, rand_key,
-                 label_origin, label_count, conflict, created_at)
+                 label_origin, label_count, conflict, created_at, origin, disputed)
             SELECT %s, 'x' || g, 'text number ' || g, '{{}}', md5(g::text),
-                   CASE WHEN g %% 5 = 0 THEN 'test' ELSE 'pool' END, random(), '', 0, false, now()
+                   CASE WHEN g %% 5 = 0 THEN 'test' ELSE 'pool' END, random(), '', 0, false, now(),
+                   'import', false
             FROM generate_series(1, %s) AS g
             """,
             [project.pk, N_ITEMS],
