@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from learners import simulation_jobs
 from learners.models import Job
-from siftml import simulation
+from siftml import simulation, training
 from tests.factories import BANKING77, api_client, import_rows, make_review_rows, read_banking77
 
 CONFUSABLE = [
@@ -189,3 +189,36 @@ def test_simulation_api_validates_and_is_for_admins(labeled_project, owner, anno
     assert "smart" in bad.json()["error"]
     assert api_client(owner).post(url, {"batch": 50, "budget": 10}, format="json").status_code == 400
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(("flag", "calibrated"), [([], True), (["--uncalibrated"], False)])
+def test_simulate_command_fits_calibrated_models_unless_told_not_to(tmp_path, monkeypatch, flag, calibrated):
+    """--uncalibrated measures the same loop without the sigmoid calibration (README: Label efficiency)."""
+    rows = [{"text": f"refund please {i}", "label": "refund"} for i in range(40)]
+    rows += [{"text": f"card lost again {i}", "label": "card"} for i in range(40)]
+    file = _write_csv(tmp_path / "two.csv", rows)
+    fitted = []
+    fit = training.fit_pipeline
+
+    def spy(texts, labels, params=None, random_state=0):
+        model = fit(texts, labels, params, random_state=random_state)
+        fitted.append(training.is_calibrated(model))
+        return model
+
+    monkeypatch.setattr(training, "fit_pipeline", spy)
+    call_command(
+        "simulate",
+        str(file),
+        "--strategies",
+        "margin",
+        "--seeds",
+        "1",
+        "--batch",
+        "20",
+        "--budget",
+        "40",
+        *flag,
+    )
+    # With calibration on, a fit with fewer than 15 labels of a label stays uncalibrated.
+    assert fitted
+    assert any(fitted) if calibrated else not any(fitted)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.importing import ImportRejected, parse_upload
-from siftml import curves, scoring, simulation
+from siftml import curves, scoring, simulation, training
 
 SUMMARY_COLUMNS = ["strategy", "seed", "full_f1", "labels_to_target", "mean_f1", "final_f1", "query_seconds"]
 
@@ -41,6 +41,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--test-fraction", type=float, default=0.2, help="By hash, as on import.")
         parser.add_argument("--out", type=Path, help="Folder for summary.csv, curves.csv and curves.png.")
+        parser.add_argument(
+            "--uncalibrated",
+            action="store_true",
+            help="Fit without the sigmoid calibration (to measure what calibration changes).",
+        )
+
+    @staticmethod
+    def _params(options: dict, pool_size: int) -> dict:
+        params = training.params_for_pool(pool_size)
+        return {**params, "calibration": None} if options["uncalibrated"] else params
 
     def handle(self, *args, **options) -> None:
         strategies = [s.strip() for s in options["strategies"].split(",") if s.strip()]
@@ -74,6 +84,7 @@ class Command(BaseCommand):
             options["batch"],
             options["budget"],
             options["target"],
+            params=self._params(options, len(data.pool_texts)),
             progress=self._progress,
             loop=loop,
         )
