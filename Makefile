@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench-labels bench-scale bench-next bench-smalltext bench-serving bench-browse clean
+.PHONY: run test lint format bench-labels bench-scale bench-next bench-smalltext bench-serving bench-browse bench-calibration clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -139,6 +139,17 @@ bench-labels: $(VENV)/.runtime
 	$(BIN)/python bench/labels_report.py --budget 400 bench/results/labels-rare10-*/summary.csv
 	$(BIN)/python bench/labels_report.py --budget 1500 bench/results/labels-security-*/summary.csv
 	$(BIN)/python bench/labels_report.py --budget 5000 bench/results/labels-banking77-*/summary.csv
+
+## Calibration's effect on label efficiency (issue 15): plain margin on rare10, 5 seeds, with the
+## sigmoid calibration and without it (simulate --uncalibrated), then the paired report.
+bench-calibration: $(VENV)/.runtime
+	$(BIN)/python bench/make_datasets.py
+	$(SIMULATE) bench/data/banking77-rare10/pool.csv --test-file bench/data/banking77-rare10/test.csv \
+		--strategies margin --seeds 5 --batch 10 --budget 400 --out bench/results/calibration-rare10-calibrated
+	$(SIMULATE) bench/data/banking77-rare10/pool.csv --test-file bench/data/banking77-rare10/test.csv \
+		--strategies margin --seeds 5 --batch 10 --budget 400 --uncalibrated \
+		--out bench/results/calibration-rare10-uncalibrated
+	$(BIN)/python bench/labels_report.py --budget 400 bench/results/calibration-rare10-*/summary.csv
 
 clean:
 	rm -rf $(VENV) var

@@ -44,7 +44,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--uncalibrated",
             action="store_true",
-            help="Fit without the sigmoid calibration (to measure what calibration changes).",
+            help="Fit without the sigmoid calibration (to measure what it changes); names each strategy "
+            "'<strategy> uncalibrated' in the output.",
         )
 
     @staticmethod
@@ -88,6 +89,9 @@ class Command(BaseCommand):
             progress=self._progress,
             loop=loop,
         )
+        if options["uncalibrated"]:  # its own name in the tables, paired with the calibrated runs
+            for run in runs:
+                run.strategy += " uncalibrated"
         self._print(runs, options["target"])
         if options["out"]:
             self._write(runs, options["out"], options["target"])
