@@ -158,6 +158,17 @@ def _form_errors(form: ItemFilterForm) -> Response:
     return Response({"error": prefix + errors[0], "fields": fields}, status=status.HTTP_400_BAD_REQUEST)
 
 
+def _selection_filter(project: Project, data: dict) -> tuple[dict | None, Response | None]:
+    """A bulk request's optional `filter`, checked as the Items page checks its GET parameters:
+    (cleaned filters or None, None), or (None, the 400 to answer)."""
+    if "filter" not in data:
+        return None, None
+    form = ItemFilterForm(data["filter"], project=project, admin=True)
+    if not form.is_valid():
+        return None, _form_errors(form)
+    return form.cleaned_data, None
+
+
 def _limit(raw: str | None) -> int | None:
     if raw is None:
         return item_browser.PAGE_SIZE
@@ -176,12 +187,9 @@ def api_items_bulk(request: Request, pk: int) -> Response:
     serializer = BulkActionSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    filters = None
-    if "filter" in data:
-        form = ItemFilterForm(data["filter"], project=project, admin=True)
-        if not form.is_valid():
-            return _form_errors(form)
-        filters = form.cleaned_data
+    filters, invalid = _selection_filter(project, data)
+    if invalid is not None:
+        return invalid
     label = None
     if data["action"] == "label":
         label = project.labels.filter(name=data["label"]).first()
@@ -235,12 +243,9 @@ def api_items_export(request: Request, pk: int) -> HttpResponse | Response:
     serializer = SelectionExportSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    filters = None
-    if "filter" in data:
-        form = ItemFilterForm(data["filter"], project=project, admin=True)
-        if not form.is_valid():
-            return _form_errors(form)
-        filters = form.cleaned_data
+    filters, invalid = _selection_filter(project, data)
+    if invalid is not None:
+        return invalid
     try:
         items = bulk_actions.select_items(project, request.user, ids=data.get("ids"), filters=filters)
     except bulk_actions.SelectionRejected as exc:
