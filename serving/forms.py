@@ -11,3 +11,8 @@ class ServingSettingsForm(forms.ModelForm):
     class Meta:
         model = ServingSettings
         fields = ["confidence_threshold", "ood_threshold", "ood_action", "audit_share", "top_k"]
+        labels = {
+            "ood_threshold": "Unknown-word threshold",
+            "ood_action": "Above it",
+            "top_k": "Labels listed per answer (top k)",
+        }
