@@ -35,6 +35,8 @@ ARTIFACT_DIR = Path(env.str("SIFT_ARTIFACT_DIR", default=str(DATA_DIR / "artifac
 # Uploads waiting for their import job: web writes them, a worker reads and deletes them,
 # so in production both mount this folder (docker-compose.yml: the sift-uploads volume).
 SIFT_UPLOAD_DIR = Path(env.str("SIFT_UPLOAD_DIR", default=str(DATA_DIR / "uploads"))).resolve()
+# Batch prediction files written by "predict" jobs (serving.batch); web and workers share it.
+SIFT_PREDICTIONS_DIR = Path(env.str("SIFT_PREDICTIONS_DIR", default=str(DATA_DIR / "predictions"))).resolve()
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))
 MEDIA_URL = "/media/"
 
@@ -351,6 +353,7 @@ SIFT_TIME_LIMITS = {
     "evaluate": env.int("SIFT_TIME_LIMIT_EVALUATE", default=60 * 60),
     "simulate": env.int("SIFT_TIME_LIMIT_SIMULATE", default=4 * 60 * 60),
     "import": env.int("SIFT_TIME_LIMIT_IMPORT", default=60 * 60),
+    "predict": env.int("SIFT_TIME_LIMIT_PREDICT", default=60 * 60),
 }
 SIFT_TIME_LIMIT_GRACE_SECONDS = env.int("SIFT_TIME_LIMIT_GRACE_SECONDS", default=60)
 

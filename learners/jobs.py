@@ -35,6 +35,7 @@ TASKS = {
     Job.Kind.EVALUATE: "learners.tasks.cross_validate_model",
     Job.Kind.SIMULATE: "learners.tasks.simulate",
     Job.Kind.IMPORT: "learners.tasks.import_file",
+    Job.Kind.PREDICT: "learners.tasks.predict_batch",
 }
 # One job of these kinds at a time per project: two retrains (or activations) racing to
 # swap the queue in would leave it to whichever finished last.

@@ -20,6 +20,8 @@ class Job(models.Model):
         SIMULATE = "simulate", "Simulate"
         # Checks and writes an uploaded file too large to import within its request.
         IMPORT = "import", "Import"
+        # Answers a file of texts (or the unlabeled pool) with the active model (serving.batch).
+        PREDICT = "predict", "Batch predictions"
 
     class State(models.TextChoices):
         QUEUED = "queued"

@@ -82,6 +82,14 @@ def import_file(job_id: int) -> None:
         imports.run_import(job)
 
 
+@shared_task(acks_late=True, **_limits(Job.Kind.PREDICT))
+def predict_batch(job_id: int) -> None:
+    from serving import batch  # serving imports learners: imported here, by the worker only
+
+    if job := _job(job_id):
+        batch.run_batch(job)
+
+
 @shared_task(soft_time_limit=settings.SIFT_SWEEP_SECONDS * 2, time_limit=settings.SIFT_SWEEP_SECONDS * 3)
 def sweep_jobs() -> dict[str, int]:
     """Run by Celery beat every SIFT_SWEEP_SECONDS: fail silent jobs, re-send lost ones."""

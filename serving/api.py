@@ -1,20 +1,28 @@
 """JSON API of serving: service tokens, predictions, feedback, monitoring."""
 
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view, permission_classes, throttle_classes
+from rest_framework.decorators import api_view, parser_classes, permission_classes, throttle_classes
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling.access import get_project_for_user
-from labeling.api_responses import errors
+from labeling.access import get_project_for_user, is_project_admin, visible_projects
+from labeling.api_responses import ImportErrorSerializer, errors
+from labeling.exports import CONTENT_TYPES
+from labeling.importing import ImportRejected
 from labeling.models import Project
+from learners import jobs
+from learners.models import Job
+from learners.serializers import JobAcceptedSerializer, JobSerializer
 from serving.auth import ServiceTokenOrPerson, ServingThrottle, service_token
 from serving.models import PredictionLog, ServiceToken
 from serving.serializers import (
+    BatchPredictionRequestSerializer,
     CanaryRequestSerializer,
     CanaryStateSerializer,
     FeedbackRequestSerializer,
@@ -245,3 +253,80 @@ def project_canary(request: Request, pk: int) -> Response:
         except ValueError as exc:
             return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     return Response(shadow.canary_state(project))
+
+
+@extend_schema(
+    request={
+        "multipart/form-data": BatchPredictionRequestSerializer,
+        "application/json": BatchPredictionRequestSerializer,
+    },
+    responses={
+        202: JobAcceptedSerializer,
+        **errors(400, serializer=ImportErrorSerializer),
+        **errors(401, 403, 404, 409, 503),
+    },
+)
+@api_view(["POST"])
+@parser_classes([MultiPartParser, FormParser, JSONParser])
+def batch_predictions(request: Request, pk: int) -> Response:
+    """Predict a CSV/JSONL file's texts, or the unlabeled pool, in a "predict" job (admins).
+
+    202 with the job; when it succeeds, GET /api/v1/jobs/{id}/predictions downloads the file.
+    """
+    from learners.lifecycle import ModelUnavailable  # numpy and scikit-learn: loaded on first use
+    from serving import batch, engine
+
+    project = get_project_for_user(request.user, pk=pk, admin=True)
+    serializer = BatchPredictionRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    try:
+        job = batch.start_batch(
+            project, request.user, data["format"], upload=data.get("file"), unlabeled=data["unlabeled"]
+        )
+    except (batch.NothingToPredict, ImportRejected) as exc:
+        rows = exc.rows if isinstance(exc, ImportRejected) else []
+        return Response({"error": str(exc), "rows": rows}, status=status.HTTP_400_BAD_REQUEST)
+    except (engine.NoActiveModel, ModelUnavailable) as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+    except jobs.QueueUnreachable as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return Response({"job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    responses={
+        (200, "text/csv"): OpenApiResponse(str, description="The predictions; JSON lines for a jsonl job."),
+        **errors(401, 404, 409),
+    },
+)
+@api_view(["GET"])
+def job_predictions(request: Request, pk: int) -> FileResponse | Response:
+    """The file of a finished "predict" job (admins of its project; 404 for anyone else)."""
+    from serving import batch
+
+    job = get_object_or_404(
+        Job.objects.select_related("project").filter(
+            kind=Job.Kind.PREDICT, project__in=visible_projects(request.user)
+        ),
+        pk=pk,
+    )
+    if not is_project_admin(request.user, job.project):
+        raise NotFound("No such batch prediction job.")
+    if job.state != Job.State.SUCCEEDED:
+        detail = job.error or job.message
+        error = f"The job is {job.state}, not finished: there is no file to download. {detail}"
+        return Response(
+            {"error": error.strip()},
+            status=status.HTTP_409_CONFLICT,
+        )
+    path = batch.download_path(job)
+    if path is None:
+        raise NotFound("The job's file is no longer in SIFT_PREDICTIONS_DIR.")
+    fmt = job.params["format"]
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=f"{job.project.slug}-predictions-{job.pk}.{fmt}",
+        content_type=CONTENT_TYPES[fmt],
+    )

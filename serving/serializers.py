@@ -188,3 +188,17 @@ class CanaryStateSerializer(serializers.Serializer):
     model = serializers.CharField(allow_null=True)
     share = serializers.FloatField()
     switches = ServingSwitchSerializer(many=True, help_text="The last 50 switches, newest first.")
+
+
+class BatchPredictionRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        required=False, allow_empty_file=True, help_text="A CSV or JSONL file with a text column (and an id)."
+    )
+    unlabeled = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Predict the project's unlabeled pool items instead of a file.",
+    )
+    format = serializers.ChoiceField(
+        choices=["csv", "jsonl"], default="csv", help_text="The output file's format."
+    )

@@ -80,18 +80,29 @@ def predict(project: Project, texts: list, client_key: str = "") -> tuple[engine
     started = time.perf_counter()
     config = ServingSettings.of(project.pk)
     model = _model_for(project.pk, config, client_key)
+    answers, scored = answer_texts(project.pk, model, config, texts)
+    latency_ms = (time.perf_counter() - started) * 1000
+    shadows = _shadow_answers(project, model, texts, scored, config)
+    _log(project, model, texts, answers, latency_ms, client_key, config, shadows)
+    return model, [a.as_dict(i, model) for i, a in enumerate(answers)]
+
+
+def answer_texts(
+    project_id: int, model: engine.LoadedModel, config: ServingSettings, texts: list
+) -> tuple[list["Answer"], dict[int, engine.Scored]]:
+    """Each text's answer (label, abstain or refusal) from `model`, nothing logged; also the scores by index.
+
+    The one place the safeguards apply: the input checks, the filtering model, the
+    confidence threshold. Used by `predict` and by batch prediction jobs (serving.batch).
+    """
     max_chars = settings.SIFT_PREDICT_MAX_CHARS
     reasons = [screening.check_input(t, max_chars) for t in texts]
     ok = [i for i, r in enumerate(reasons) if r is None]
     refuse_above = (
         config.ood_threshold if config.ood_action == ServingSettings.OutOfDistribution.REFUSE else None
     )
-    scored = dict(zip(ok, engine.score(project.pk, model, [texts[i] for i in ok], refuse_above), strict=True))
-    answers = [_answer(reasons[i], scored.get(i), model, config) for i in range(len(texts))]
-    latency_ms = (time.perf_counter() - started) * 1000
-    shadows = _shadow_answers(project, model, texts, scored, config)
-    _log(project, model, texts, answers, latency_ms, client_key, config, shadows)
-    return model, [a.as_dict(i, model) for i, a in enumerate(answers)]
+    scored = dict(zip(ok, engine.score(project_id, model, [texts[i] for i in ok], refuse_above), strict=True))
+    return [_answer(reasons[i], scored.get(i), model, config) for i in range(len(texts))], scored
 
 
 def in_canary(project_id: int, client_key: str, share: float) -> bool:
