@@ -9,6 +9,7 @@ def _fast_and_isolated(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.ARTIFACT_DIR = tmp_path / "artifacts"
     settings.SIFT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.SIFT_PREDICTIONS_DIR = tmp_path / "predictions"
     cache.clear()  # API throttle counters live in the cache: each test starts with none
 
 

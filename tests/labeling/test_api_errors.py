@@ -55,8 +55,9 @@ def _assert_json_error(response, status: int) -> None:
 def test_the_walk_covers_every_api_route():
     names = {route.name for route in _api_routes()}
     assert {"api-index", "api-schema", "api-docs", "api-redoc", "api-projects", "api-model-activate"} <= names
-    # + serving (tokens x2, predict, monitoring, feedback, shadow, canary) and the items export
-    assert len(names) == 46
+    # + serving (tokens x2, predict, monitoring, feedback, shadow, canary, batch predictions and
+    # their download) and the items export
+    assert len(names) == 48
 
 
 def test_every_wrong_method_on_every_route_is_a_json_405(ids, owner):
@@ -96,7 +97,8 @@ def test_every_bad_body_on_every_operation_that_reads_one_is_a_json_error(
 ):
     client = api_client(owner)
     operations = _body_operations(ids)
-    assert len(operations) == 17  # + service token, predict, feedback, shadow, canary, items export
+    # + service token, predict, feedback, shadow, canary, batch predictions, items export
+    assert len(operations) == 18
     for method, url in operations:
         response = getattr(client, method)(url, data=body, content_type=content_type)
         expected = 415 if url.endswith("/imports") and content_type == "application/json" else status
