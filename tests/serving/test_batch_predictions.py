@@ -219,3 +219,17 @@ def test_another_admin_of_the_project_may_download(served, owner, second_admin):
     job = _start(served, owner, file=_upload([{"text": "awful rude"}])).json()["job"]
     _run(job["id"])
     assert _download(second_admin, job["id"]).status_code == 200
+
+
+def test_the_job_page_links_the_download_once_it_succeeded(served, owner, client):
+    job = _start(served, owner, file=_upload([{"text": "great lovely"}])).json()["job"]
+    client.force_login(owner)
+    page = client.get(f"/jobs/{job['id']}/")
+    assert page.status_code == 200
+    assert b"predictions-download" not in page.content
+    _run(job["id"])
+    page = client.get(f"/jobs/{job['id']}/")
+    assert f'href="/api/v1/jobs/{job["id"]}/predictions"'.encode() in page.content
+    download = client.get(f"/api/v1/jobs/{job['id']}/predictions")  # the page's session works
+    assert download.status_code == 200
+    assert "great lovely" in _content(download)
