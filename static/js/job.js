@@ -15,6 +15,8 @@
     result.replaceChildren();
     if (job.kind === "import") {
       showImport(job, result);
+    } else if (job.kind === "predict") {
+      showPredictions(job, result);
     } else if (job.result && job.result.metrics && job.result.metrics.n) {
       const m = job.result.metrics;
       result.textContent = "Test set (" + m.n + " items): accuracy " + Sift.pct(m.accuracy) +
@@ -40,6 +42,18 @@
       }
       result.append(table);
     }
+  }
+
+  // A batch prediction job: its file's download link once it succeeded.
+  function showPredictions(job, result) {
+    const r = job.result || {};
+    if (job.state !== "succeeded") return;
+    result.append("Predicted " + r.rows.toLocaleString() + " texts with model " + r.model + ". ");
+    const link = document.createElement("a");
+    link.id = "predictions-download";
+    link.href = "/api/v1/jobs/" + job.id + "/predictions";
+    link.textContent = "Download the " + String(r.format).toUpperCase() + " file";
+    result.append(link, " (project admins).");
   }
 
   async function poll() {
