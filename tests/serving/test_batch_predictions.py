@@ -233,3 +233,34 @@ def test_the_job_page_links_the_download_once_it_succeeded(served, owner, client
     download = client.get(f"/api/v1/jobs/{job['id']}/predictions")  # the page's session works
     assert download.status_code == 200
     assert "great lovely" in _content(download)
+
+
+def test_an_empty_file_and_a_file_with_unlabeled_are_400s(served, owner):
+    empty = _start(served, owner, file=SimpleUploadedFile("e.csv", b"id,text\n"))
+    assert empty.status_code == 400
+    assert "no rows" in empty.json()["error"]
+    both = api_client(owner).post(
+        f"/api/v1/projects/{served.pk}/batch-predictions",
+        {"file": _upload([{"text": "great"}]), "unlabeled": "true"},
+        format="multipart",
+    )
+    assert both.status_code == 400
+    assert not Job.objects.filter(kind=Job.Kind.PREDICT).exists()
+
+
+def test_minus_and_tab_cells_are_neutralised_and_ids_too(served, owner):
+    rows = [{"id": "=1+1", "text": "-great lovely"}, {"id": "b", "text": "\tawful rude"}]
+    job = _start(served, owner, file=_upload(rows)).json()["job"]
+    _run(job["id"])
+    written = list(csv.DictReader(io.StringIO(_content(_download(owner, job["id"])))))
+    assert [r["id"] for r in written] == ["'=1+1", "b"]
+    assert [r["text"] for r in written] == ["'-great lovely", "'\tawful rude"]
+
+
+def test_a_finished_job_whose_file_is_gone_is_a_404(served, owner, settings):
+    job = _start(served, owner, file=_upload([{"text": "great lovely"}])).json()["job"]
+    done = _run(job["id"])
+    (settings.SIFT_PREDICTIONS_DIR / done["result"]["file"]).unlink()
+    response = _download(owner, job["id"])
+    assert response.status_code == 404
+    assert "no longer" in response.json()["error"]
