@@ -264,3 +264,25 @@ def test_a_finished_job_whose_file_is_gone_is_a_404(served, owner, settings):
     response = _download(owner, job["id"])
     assert response.status_code == 404
     assert "no longer" in response.json()["error"]
+
+
+def test_a_job_failed_by_the_sweeper_midway_leaves_no_file(served, owner, settings, monkeypatch):
+    from learners import jobs
+
+    settings.SIFT_PREDICT_MAX_BATCH = 1
+    rows = [{"text": t} for t in ("great lovely", "awful rude", "kind fast")]
+    job = _start(served, owner, file=_upload(rows)).json()["job"]
+    real_report = jobs.report
+
+    def swept_then_report(job_row, **fields):
+        Job.objects.filter(pk=job_row.pk).update(state=Job.State.FAILED, error="No heartbeat.")
+        real_report(job_row, **fields)  # finds the job failed: JobAbandoned
+
+    monkeypatch.setattr(jobs, "report", swept_then_report)
+    done = _run(job["id"])
+
+    assert done["state"] == "failed"
+    assert done["error"] == "No heartbeat."
+    assert list(settings.SIFT_PREDICTIONS_DIR.iterdir()) == []  # the partial file is deleted
+    assert list(settings.SIFT_UPLOAD_DIR.iterdir()) == []
+    assert _download(owner, job["id"]).status_code == 409
