@@ -26,6 +26,8 @@ def _feedback(client, prediction_id: str, body: dict):
 
 
 def test_feedback_makes_the_text_an_item_split_by_the_import_rule(served, service_key):
+    # No audit sample: an audited prediction is an item already, so its feedback creates none.
+    ServingSettings.objects.create(project=served, audit_share=0.0)
     client = service_client(service_key)
     texts = [f"lovely kind service, visit {i + 500}" for i in range(12)]
     splits_seen = set()
