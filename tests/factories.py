@@ -152,3 +152,31 @@ def intent_rows(labels: list[str], per_label: int = 100) -> list[dict]:
             for label in labels
         ]
     return [row for group in zip(*groups, strict=False) for row in group]
+
+
+# Two moods in short review texts; some mix both, so that two models can disagree on them.
+MOOD_POSITIVE = ["great", "lovely", "wonderful", "excellent", "happy", "superb", "kind", "fast"]
+MOOD_NEGATIVE = ["terrible", "awful", "rude", "dreadful", "sad", "slow", "broken", "dirty"]
+
+
+def mood_rows(n: int, start: int = 0) -> list[dict]:
+    """Labeled rows r<start>..: even rows positive, odd negative, every fifth with a contrary word."""
+    rows = []
+    for i in range(start, start + n):
+        words = MOOD_POSITIVE if i % 2 == 0 else MOOD_NEGATIVE
+        mixed = f" but {MOOD_NEGATIVE[i % 8]}" if i % 5 == 0 else ""
+        text = f"{words[i % 8]} {words[(i // 3) % 8]} service{mixed}, visit {i}"
+        rows.append({"id": f"r{i}", "text": text, "label": "positive" if i % 2 == 0 else "negative"})
+    return rows
+
+
+def retrain_model(project: Project):
+    """Run a retrain inline, check that it succeeded, and return its model version."""
+    from learners import services as learner_services
+    from learners.models import Job, ModelVersion
+
+    job = learner_services.start_retrain(project, enqueue=False)
+    learner_services.run_retrain(job)
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED, job.error
+    return ModelVersion.objects.get(pk=job.result["model"])

@@ -6,40 +6,24 @@ from sklearn.metrics import f1_score
 
 from labeling import services as labeling_services
 from labeling import splits
-from learners import lifecycle, services
-from learners.models import Job, ModelVersion
-from tests.factories import api_client, csv_bytes, make_project
-
-POSITIVE = ["great", "lovely", "wonderful", "excellent", "happy", "superb", "kind", "fast"]
-NEGATIVE = ["terrible", "awful", "rude", "dreadful", "sad", "slow", "broken", "dirty"]
-
-
-def _rows(n: int, start: int = 0) -> list[dict]:
-    rows = []
-    for i in range(start, start + n):
-        words = POSITIVE if i % 2 == 0 else NEGATIVE
-        mixed = f" but {NEGATIVE[i % 8]}" if i % 5 == 0 else ""
-        text = f"{words[i % 8]} {words[(i // 3) % 8]} service{mixed}, visit {i}"
-        rows.append({"id": f"r{i}", "text": text, "label": "positive" if i % 2 == 0 else "negative"})
-    return rows
-
-
-def _retrain(project) -> ModelVersion:
-    job = services.start_retrain(project, enqueue=False)
-    services.run_retrain(job)
-    job.refresh_from_db()
-    assert job.state == Job.State.SUCCEEDED, job.error
-    return ModelVersion.objects.get(pk=job.result["model"])
+from learners import lifecycle
+from tests.factories import (
+    api_client,
+    csv_bytes,
+    make_project,
+    mood_rows,
+    retrain_model,
+)
 
 
 def test_every_version_is_scored_on_the_same_current_report_labels(owner, client):
     project = make_project(owner, name="Curve", test_fraction=0.4, test_target=0, seed=3)
     project.promotion_tolerance = 1.0
     project.save()
-    labeling_services.import_items(project, owner, csv_bytes(_rows(60)), "a.csv")
-    first = _retrain(project)
-    labeling_services.import_items(project, owner, csv_bytes(_rows(80, start=300)), "b.csv")
-    second = _retrain(project)
+    labeling_services.import_items(project, owner, csv_bytes(mood_rows(60)), "a.csv")
+    first = retrain_model(project)
+    labeling_services.import_items(project, owner, csv_bytes(mood_rows(80, start=300)), "b.csv")
+    second = retrain_model(project)
     # The versions' own evaluations used different test sets: not comparable as they stand.
     assert first.evaluation["n"] < second.evaluation["n"]
 

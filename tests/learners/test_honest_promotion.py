@@ -8,23 +8,9 @@ import pytest
 from labeling import services as labeling_services
 from labeling import splits
 from labeling.exports import iter_dataset_rows
-from learners import lifecycle, services
-from learners.models import Job, ModelVersion
-from tests.factories import csv_bytes, make_project
-
-POSITIVE = ["great", "lovely", "wonderful", "excellent", "happy", "superb", "kind", "fast"]
-NEGATIVE = ["terrible", "awful", "rude", "dreadful", "sad", "slow", "broken", "dirty"]
-
-
-def _rows(n: int, start: int = 0) -> list[dict]:
-    rows = []
-    for i in range(start, start + n):
-        words = POSITIVE if i % 2 == 0 else NEGATIVE
-        # Some texts mix both moods, so that two models can disagree on the test items.
-        mixed = f" but {NEGATIVE[i % 8]}" if i % 5 == 0 else ""
-        text = f"{words[i % 8]} {words[(i // 3) % 8]} service{mixed}, visit {i}"
-        rows.append({"id": f"r{i}", "text": text, "label": "positive" if i % 2 == 0 else "negative"})
-    return rows
+from learners import lifecycle
+from learners.models import ModelVersion
+from tests.factories import csv_bytes, make_project, mood_rows, retrain_model
 
 
 @pytest.fixture
@@ -32,16 +18,8 @@ def lab(owner):
     project = make_project(owner, name="Curse", test_fraction=0.4, test_target=0, seed=4)
     project.promotion_tolerance = 1.0  # every comparison promotes: the numbers are what is tested
     project.save()
-    labeling_services.import_items(project, owner, csv_bytes(_rows(120)), "rows.csv")
+    labeling_services.import_items(project, owner, csv_bytes(mood_rows(120)), "rows.csv")
     return project
-
-
-def _retrain(project) -> ModelVersion:
-    job = services.start_retrain(project, enqueue=False)
-    services.run_retrain(job)
-    job.refresh_from_db()
-    assert job.state == Job.State.SUCCEEDED, job.error
-    return ModelVersion.objects.get(pk=job.result["model"])
 
 
 def _part(project, row) -> str:
@@ -71,9 +49,9 @@ def test_the_parts_are_a_fixed_hash_share_that_keeps_a_group_together():
 
 
 def test_the_decision_never_reads_report_labels_and_the_report_never_reads_decision_labels(lab, owner):
-    first = _retrain(lab)
-    labeling_services.import_items(lab, owner, csv_bytes(_rows(40, start=500)), "more.csv")
-    second = _retrain(lab)
+    first = retrain_model(lab)
+    labeling_services.import_items(lab, owner, csv_bytes(mood_rows(40, start=500)), "more.csv")
+    second = retrain_model(lab)
     assert second.shadow["against"] == str(first.pk)
     assert second.shadow["part"] == "decision"
     model = lifecycle.load_model(second)
@@ -100,13 +78,13 @@ def test_the_decision_never_reads_report_labels_and_the_report_never_reads_decis
 
 
 def test_the_model_page_reports_the_report_part_and_counts_the_decisions_served(lab, owner, client):
-    first = _retrain(lab)
+    first = retrain_model(lab)
     client.force_login(owner)
     html = client.get(f"/models/{first.pk}/").content.decode()
     assert "which has served 0 promotion decision(s)" in html
     for start in (500, 600):
-        labeling_services.import_items(lab, owner, csv_bytes(_rows(20, start=start)), f"{start}.csv")
-        latest = _retrain(lab)
+        labeling_services.import_items(lab, owner, csv_bytes(mood_rows(20, start=start)), f"{start}.csv")
+        latest = retrain_model(lab)
     html = client.get(f"/models/{latest.pk}/").content.decode()
     parts = latest.evaluation["test_parts"]
     assert f"{parts['decision']} other test item(s) form the decision part" in html

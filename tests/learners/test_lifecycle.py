@@ -15,7 +15,7 @@ from labeling.models import Item, Lease, Split
 from learners import lifecycle, reports, services, tasks
 from learners.models import Job, ModelVersion
 from siftml import training
-from tests.factories import add_member, api_client, csv_bytes, make_project
+from tests.factories import add_member, api_client, csv_bytes, make_project, retrain_model
 
 POSITIVE = ["great", "lovely", "wonderful", "excellent", "happy", "superb", "kind", "fast"]
 NEGATIVE = ["terrible", "awful", "rude", "dreadful", "sad", "slow", "broken", "dirty"]
@@ -45,14 +45,6 @@ def lab(owner, annotator):
     return project
 
 
-def _retrain(project) -> ModelVersion:
-    job = services.start_retrain(project, enqueue=False)
-    services.run_retrain(job)
-    job.refresh_from_db()
-    assert job.state == Job.State.SUCCEEDED, job.error
-    return ModelVersion.objects.get(pk=job.result["model"])
-
-
 def _test_items(project, part: str | None = None) -> list[Item]:
     """Labeled test items; of one part ("decision" or "report") when `part` is given."""
     items = project.items.filter(split=Split.TEST, label__isnull=False).select_related("label").order_by("pk")
@@ -80,7 +72,7 @@ def _flip_pool_labels(project, user, share: float) -> None:
 
 
 def test_evaluation_api_matches_scikit_learn_on_the_test_items(lab, annotator):
-    model = _retrain(lab)
+    model = retrain_model(lab)
     # The admin's view: annotators get it without the per-item lists and segments
     # (tests/labeling/test_annotator_blindness.py).
     body = api_client(lab.created_by).get(f"/api/v1/models/{model.pk}/evaluation?k=3").json()
@@ -122,7 +114,7 @@ def test_no_training_item_is_ever_counted_in_the_evaluation(owner):
     pool_item = lab.items.filter(split=Split.POOL, label__isnull=False).order_by("pk").first()
     twin = lab.items.filter(split=Split.TEST, label__isnull=False).order_by("pk").first()
     Item.objects.filter(pk=twin.pk).update(text=pool_item.text)
-    model = _retrain(lab)
+    model = retrain_model(lab)
     report = api_client(owner).get(f"/api/v1/models/{model.pk}/evaluation?k=50").json()["evaluation"]
 
     evaluated = {e["item"] for entries in report["top"].values() for e in entries}
@@ -140,7 +132,7 @@ def test_no_training_item_is_ever_counted_in_the_evaluation(owner):
 
 
 def test_model_page_draws_the_stored_evaluation_without_refitting(client, lab, annotator, outsider):
-    model = _retrain(lab)
+    model = retrain_model(lab)
     client.force_login(lab.created_by)  # the admin's page: annotators get no per-item lists
     # The common learning curve loads saved models once, then the page reads it from the cache.
     reports.learning_curve(lab)
@@ -166,7 +158,7 @@ def test_a_small_test_set_is_flagged_on_the_page(client, owner):
     for row in rows[-5:]:
         row["label"] = ""  # unlabeled items left to rank
     labeling_services.import_items(project, owner, csv_bytes(rows), "rows.csv")
-    model = _retrain(project)
+    model = retrain_model(project)
     client.force_login(owner)
     html = client.get(f"/models/{model.pk}/").content.decode()
     assert f"Only {model.evaluation['n']} labeled test items" in html
@@ -175,11 +167,11 @@ def test_a_small_test_set_is_flagged_on_the_page(client, owner):
 def test_rollback_re_scores_the_pool_and_suggestions_come_from_that_model(
     lab, owner, annotator, django_capture_on_commit_callbacks
 ):
-    first = _retrain(lab)
+    first = retrain_model(lab)
     lab.promotion_tolerance = 1.0
     lab.save()
     _flip_pool_labels(lab, owner, 0.1)
-    second = _retrain(lab)
+    second = retrain_model(lab)
     assert ModelVersion.objects.get(is_active=True) == second
     client = api_client(annotator)
     held = client.get(f"/api/v1/projects/{lab.pk}/next").json()
@@ -217,11 +209,11 @@ def test_rollback_re_scores_the_pool_and_suggestions_come_from_that_model(
 
 
 def test_a_tampered_artifact_fails_the_activation_job_and_changes_nothing(lab, owner):
-    first = _retrain(lab)
+    first = retrain_model(lab)
     lab.promotion_tolerance = 1.0
     lab.save()
     _flip_pool_labels(lab, owner, 0.05)
-    second = _retrain(lab)
+    second = retrain_model(lab)
     lab.refresh_from_db()
     ranking_before = lab.active_ranking_id
     artifact = Path(settings.ARTIFACT_DIR) / first.artifact
@@ -245,7 +237,7 @@ def test_a_tampered_artifact_fails_the_activation_job_and_changes_nothing(lab, o
 
 
 def test_shadow_comparison_keeps_a_worse_model_as_a_candidate_and_says_why(client, lab, owner):
-    first = _retrain(lab)
+    first = retrain_model(lab)
     lab.promotion_tolerance = 0.0
     lab.save()
     lab.refresh_from_db()
@@ -287,11 +279,11 @@ def test_shadow_comparison_keeps_a_worse_model_as_a_candidate_and_says_why(clien
 
 
 def test_shadow_comparison_promotes_a_model_within_the_tolerance(lab, owner):
-    first = _retrain(lab)
+    first = retrain_model(lab)
     lab.promotion_tolerance = 1.0
     lab.save()
     _flip_pool_labels(lab, owner, 0.45)
-    second = _retrain(lab)
+    second = retrain_model(lab)
     assert second.is_active
     assert second.shadow["promoted"] is True
     assert second.shadow["candidate_macro_f1"] < second.shadow["active_macro_f1"]
@@ -301,7 +293,7 @@ def test_shadow_comparison_promotes_a_model_within_the_tolerance(lab, owner):
 
 
 def test_the_first_model_is_promoted_without_comparison(lab):
-    model = _retrain(lab)
+    model = retrain_model(lab)
     assert model.is_active
     assert model.shadow == {
         "against": None,
@@ -314,7 +306,7 @@ def test_the_first_model_is_promoted_without_comparison(lab):
 
 
 def test_activation_refusals(lab, owner, annotator, outsider):
-    model = _retrain(lab)
+    model = retrain_model(lab)
     client = api_client(owner)
     already = client.post(f"/api/v1/models/{model.pk}/activate")
     assert already.status_code == 400
@@ -343,11 +335,11 @@ def test_activation_refusals(lab, owner, annotator, outsider):
 
 
 def test_activate_button_on_the_model_page_queues_a_job(client, lab, owner, annotator):
-    first = _retrain(lab)
+    first = retrain_model(lab)
     lab.promotion_tolerance = 1.0
     lab.save()
     _flip_pool_labels(lab, owner, 0.05)
-    _retrain(lab)
+    retrain_model(lab)
     client.force_login(annotator)
     assert client.post(f"/models/{first.pk}/activate").status_code == 403
     client.force_login(owner)
@@ -378,7 +370,7 @@ def test_learning_curve_has_one_point_per_evaluated_model(lab, owner):
     lab.save()
     for i in range(2):
         labeling_services.import_items(lab, owner, csv_bytes(_rows(40, start=200 + 40 * i)), f"more{i}.csv")
-        _retrain(lab)
+        retrain_model(lab)
     models = list(ModelVersion.objects.filter(project=lab).order_by("created_at"))
     curve = api_client(owner).get(f"/api/v1/models/{models[-1].pk}/evaluation").json()["learning_curve"]
     assert [p["model"] for p in curve] == [str(m.pk) for m in models]
@@ -391,7 +383,7 @@ def test_learning_curve_has_one_point_per_evaluated_model(lab, owner):
 
 
 def test_evaluation_api_rejects_a_bad_k(lab, owner):
-    model = _retrain(lab)
+    model = retrain_model(lab)
     response = api_client(owner).get(f"/api/v1/models/{model.pk}/evaluation?k=0")
     assert response.status_code == 400
     assert "k must be" in response.json()["error"]
@@ -399,7 +391,7 @@ def test_evaluation_api_rejects_a_bad_k(lab, owner):
 
 def test_cross_validation_can_be_turned_off(lab, settings):
     settings.SIFT_CV_FOLDS = 0
-    model = _retrain(lab)
+    model = retrain_model(lab)
     assert "off" in model.evaluation["cross_validation"]["skipped"]
     assert model.evaluation["label_suspects"] == []
 
