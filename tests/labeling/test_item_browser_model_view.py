@@ -9,8 +9,9 @@ from labeling.models import Item, ItemPrediction, Split
 from learners import reports
 from siftml import training
 from tests.factories import api_client
+from tests.factories import retrain_model as _retrain
 from tests.labeling.test_item_browser import _ids
-from tests.learners.test_lifecycle import _flip_pool_labels, _load, _retrain, lab  # noqa: F401
+from tests.learners.test_lifecycle import _flip_pool_labels, _load, lab  # noqa: F401
 
 
 @pytest.mark.parametrize(
